@@ -1,0 +1,25 @@
+"""Batched GPU/CPU augmentations that record their per-sample parameters.
+
+    from ssl_lib.augment import recipe, augself_targets
+    pipeline = recipe("simclr", 32)
+    views, params = pipeline(images)            # images (B, 3, H, W) float in [0, 1]
+    params.as_dict()["crop_box"]                # (B, 4) top, left, height, width
+    params.descriptor()                         # (B, 13) CASSLE conditioning vector
+    augself_targets(params1, params2)           # AugSelf targets per group
+"""
+
+from ssl_lib.augment.params import (
+    AUGSELF_GROUPS,
+    DEFAULT_DESCRIPTOR_KEYS,
+    DESCRIPTOR_WIDTHS,
+    AugParams,
+    augself_targets,
+    descriptor_dim,
+)
+from ssl_lib.augment.pipeline import RECIPES, AugmentConfig, AugmentPipeline, recipe, with_settings
+
+__all__ = [
+    "AUGSELF_GROUPS", "DEFAULT_DESCRIPTOR_KEYS", "DESCRIPTOR_WIDTHS", "RECIPES",
+    "AugParams", "AugmentConfig", "AugmentPipeline",
+    "augself_targets", "descriptor_dim", "recipe", "with_settings",
+]

@@ -1,0 +1,206 @@
+"""The per-sample record of what an augmentation pipeline did, and the vectors built from it.
+
+`AugParams` holds one row per image for every op of the pipeline (identity values where an op
+was not applied), so a batch's views can be replayed exactly, and the two consumers of the
+papers can be computed from it:
+
+* `AugParams.descriptor` -- CASSLE's per-view conditioning vector;
+* `augself_targets` -- AugSelf's per-group differences between two views.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+import torch
+from torch import Tensor
+
+# Descriptor keys and their widths. The layout of `descriptor(keys)` is these blocks
+# concatenated in sorted key order (CASSLE's convention), whatever order the caller gives.
+DESCRIPTOR_WIDTHS = {
+    "blur": 1,         # sigma, 0 when not blurred
+    "color": 4,        # jitter factors normalised as in AugSelf, 0 when not jittered
+    "color_shift": 3,  # per-channel spatial mean before jitter minus after
+    "crop": 4,         # centre_y, centre_x (flip-mirrored), height, width; / source size
+    "flip": 1,
+    "grayscale": 1,
+    "rotation": 4,     # one-hot k of the 90-degree rotation
+    "solarize": 1,
+}
+DEFAULT_DESCRIPTOR_KEYS = ("blur", "color", "color_shift", "crop", "grayscale")  # 13 dims, CASSLE's default
+
+AUGSELF_GROUPS = ("crop", "color", "flip", "blur", "rotation", "solarize")
+
+
+@dataclass
+class AugParams:
+    """What a pipeline did to each of B images. All fields are tensors with batch dimension first.
+
+    Attributes:
+        crop_box: (B, 4) int64 top, left, height, width of the crop in source pixels.
+        source_size: (B, 2) int64 source height, width.
+        flip: (B,) bool horizontal flip.
+        jitter_applied: (B,) bool whether colour jitter ran.
+        jitter_factors: (B, 4) brightness, contrast, saturation factors and hue shift;
+            identity (1, 1, 1, 0) when not applied.
+        jitter_order: (B, 4) int64 permutation of 0..3 (brightness, contrast, saturation, hue).
+        jitter_range: (B, 4) width (max - min) of each factor's sampling range, the AugSelf
+            normalisation; kept per sample so views from different recipes can be mixed.
+        grayscale: (B,) bool.
+        blur_sigma: (B,) float, 0 when not blurred.
+        solarize: (B,) bool.
+        rotation_k: (B,) int64 counter-clockwise quarter turns.
+        color_shift: (B, 3) per-channel mean before jitter minus after (0 when not jittered).
+    """
+
+    crop_box: Tensor
+    source_size: Tensor
+    flip: Tensor
+    jitter_applied: Tensor
+    jitter_factors: Tensor
+    jitter_order: Tensor
+    jitter_range: Tensor
+    grayscale: Tensor
+    blur_sigma: Tensor
+    solarize: Tensor
+    rotation_k: Tensor
+    color_shift: Tensor
+
+    def __len__(self) -> int:
+        return self.flip.shape[0]
+
+    def as_dict(self) -> dict[str, Tensor]:
+        """All fields as a plain dict of per-sample tensors (the serialisable form)."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Tensor]) -> "AugParams":
+        """Inverse of `as_dict`; raises ValueError naming missing or unknown keys."""
+        names = {f.name for f in fields(cls)}
+        missing, unknown = names - values.keys(), values.keys() - names
+        if missing or unknown:
+            raise ValueError(f"AugParams keys: missing {sorted(missing)}, unknown {sorted(unknown)}")
+        params = cls(**values)
+        params._check_batch()
+        return params
+
+    def _check_batch(self) -> None:
+        sizes = {name: t.shape[0] for name, t in self.as_dict().items()}
+        if len(set(sizes.values())) != 1:
+            raise ValueError(f"AugParams fields disagree on batch size: {sizes}")
+
+    def _map(self, fn) -> "AugParams":
+        return AugParams(**{name: fn(t) for name, t in self.as_dict().items()})
+
+    def to(self, device) -> "AugParams":
+        """Copy to `device`."""
+        return self._map(lambda t: t.to(device))
+
+    def __getitem__(self, index) -> "AugParams":
+        """Select samples with an int slice, index tensor or bool mask (batch dim kept)."""
+        if isinstance(index, int):
+            index = slice(index, index + 1 if index != -1 else None)
+        return self._map(lambda t: t[index])
+
+    @staticmethod
+    def cat(parts: list["AugParams"]) -> "AugParams":
+        """Concatenate along the batch dimension."""
+        if not parts:
+            raise ValueError("AugParams.cat needs at least one AugParams")
+        return AugParams(**{f.name: torch.cat([getattr(p, f.name) for p in parts]) for f in fields(AugParams)})
+
+    def save(self, path) -> None:
+        """Write to `path` with torch.save, atomically (temporary file, then rename)."""
+        from ssl_lib.io import atomic_torch_save
+        atomic_torch_save({k: v.cpu() for k, v in self.as_dict().items()}, path)
+
+    @classmethod
+    def load(cls, path, map_location="cpu") -> "AugParams":
+        """Read what `save` wrote (tensors only: loaded with weights_only=True)."""
+        return cls.from_dict(torch.load(path, map_location=map_location, weights_only=True))
+
+    # -- the vectors the papers consume -------------------------------------------------------
+
+    def crop_vector(self) -> Tensor:
+        """(B, 4) float crop centre_y, centre_x, height, width over the source size.
+
+        centre_x is mirrored (1 - centre_x) for flipped views, so it says where the view's left
+        edge content came from, as AugSelf and CASSLE encode it.
+        """
+        top, left, height, width = self.crop_box.float().unbind(1)
+        src_h, src_w = self.source_size.float().unbind(1)
+        centre_y = (top + height / 2) / src_h
+        centre_x = (left + width / 2) / src_w
+        centre_x = torch.where(self.flip, 1 - centre_x, centre_x)
+        return torch.stack([centre_y, centre_x, height / src_h, width / src_w], dim=1)
+
+    def color_vector(self) -> Tensor:
+        """(B, 4) jitter factors normalised as AugSelf: (f - 1) / range for brightness,
+        contrast, saturation and hue / range; 0 when jitter was not applied or a range is 0."""
+        identity = torch.tensor([1.0, 1.0, 1.0, 0.0], device=self.jitter_factors.device)
+        span = self.jitter_range.float()
+        scaled = (self.jitter_factors.float() - identity) / torch.where(span > 0, span, torch.ones_like(span))
+        return torch.where(self.jitter_applied[:, None], scaled, torch.zeros_like(scaled))
+
+    def descriptor(self, keys=DEFAULT_DESCRIPTOR_KEYS) -> Tensor:
+        """CASSLE's per-view conditioning vector (B, D), blocks in sorted key order.
+
+        Layout for the default keys (D = 13): blur sigma | colour factors (4) | colour mean
+        shift (3) | crop centre_y, centre_x, h, w (4) | grayscale flag. See DESCRIPTOR_WIDTHS.
+        """
+        keys = validate_descriptor_keys(keys)
+        blocks = {
+            "blur": lambda: self.blur_sigma.float()[:, None],
+            "color": self.color_vector,
+            "color_shift": lambda: self.color_shift.float(),
+            "crop": self.crop_vector,
+            "flip": lambda: self.flip.float()[:, None],
+            "grayscale": lambda: self.grayscale.float()[:, None],
+            "rotation": lambda: torch.nn.functional.one_hot(self.rotation_k.remainder(4), 4).float(),
+            "solarize": lambda: self.solarize.float()[:, None],
+        }
+        return torch.cat([blocks[key]() for key in keys], dim=1)
+
+
+def validate_descriptor_keys(keys) -> tuple[str, ...]:
+    """Sorted, de-duplicated descriptor keys; ValueError naming any unknown key."""
+    if isinstance(keys, str):
+        keys = (keys,)
+    unknown = sorted(set(keys) - DESCRIPTOR_WIDTHS.keys())
+    if unknown or not keys:
+        raise ValueError(f"descriptor keys {unknown or '(none)'} are not among {sorted(DESCRIPTOR_WIDTHS)}")
+    return tuple(sorted(set(keys)))
+
+
+def descriptor_dim(keys=DEFAULT_DESCRIPTOR_KEYS) -> int:
+    """Width D of `AugParams.descriptor(keys)`."""
+    return sum(DESCRIPTOR_WIDTHS[k] for k in validate_descriptor_keys(keys))
+
+
+def augself_targets(params1: AugParams, params2: AugParams, groups=AUGSELF_GROUPS) -> dict[str, Tensor]:
+    """AugSelf's prediction targets d(t1, t2) per augmentation group, for B view pairs.
+
+    Returns a dict with the requested groups:
+        crop (B, 4): crop_vector difference (centre_y, centre_x, h, w; flip-mirrored centre_x);
+        color (B, 4): normalised jitter factor difference (0 for an unjittered view's factors);
+        flip (B, 1): 1.0 where both views have the same flip state (BCE target);
+        blur (B, 1): sigma1 - sigma2;
+        rotation (B,): int64 class (k1 - k2) mod 4 (CE target);
+        solarize (B, 1): solarize1 - solarize2.
+    The reverse pair's targets are augself_targets(params2, params1).
+    """
+    if len(params1) != len(params2):
+        raise ValueError(f"params1 and params2 must describe the same batch, got {len(params1)} and {len(params2)}")
+    unknown = sorted(set(groups) - set(AUGSELF_GROUPS))
+    if unknown:
+        raise ValueError(f"unknown AugSelf groups {unknown}; known: {list(AUGSELF_GROUPS)}")
+    compute = {
+        "crop": lambda: params1.crop_vector() - params2.crop_vector(),
+        "color": lambda: params1.color_vector() - params2.color_vector(),
+        "flip": lambda: (params1.flip == params2.flip).float()[:, None],
+        "blur": lambda: (params1.blur_sigma.float() - params2.blur_sigma.float())[:, None],
+        "rotation": lambda: (params1.rotation_k - params2.rotation_k).remainder(4),
+        "solarize": lambda: (params1.solarize.float() - params2.solarize.float())[:, None],
+    }
+    return {group: compute[group]() for group in groups}
+
