@@ -1,0 +1,72 @@
+"""The library's default dataset: seeded synthetic scenes whose factors match the augmentations.
+
+See ``latents.py`` for the factors, their labels and why each one conflicts with one
+augmentation's invariance; ``render.py`` for how they are drawn.
+"""
+from __future__ import annotations
+
+import torch
+
+from ._checks import SIZES, SPLITS, check_choice, check_device, check_positive_int
+from .latents import Latents, labels_from_latents, sample_latents, split_generator
+from .render import render
+
+LATENT_BLOCK = 1024  # latents are drawn in fixed blocks, so make_synthetic(n) is a prefix of make_synthetic(n + k)
+
+
+def check_seed(seed) -> int:
+    """Seeds must be non-negative ints (they key a ``numpy.random.SeedSequence``)."""
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    return seed
+
+
+def check_dtype(dtype) -> torch.dtype:
+    """Images come as float32 in [0, 1] or uint8 in [0, 255]."""
+    if dtype not in (torch.float32, torch.uint8):
+        raise ValueError(f"dtype must be torch.float32 or torch.uint8, got {dtype!r}")
+    return dtype
+
+
+def synthetic_latents(n: int, seed: int = 0, split: str = "train") -> Latents:
+    """The latents of the first ``n`` scenes of ``(seed, split)`` (CPU tensors, first dim n).
+
+    Scenes are drawn in blocks of ``LATENT_BLOCK``, each from its own generator keyed by
+    ``(seed, split, block)``: splits never share a random stream, and asking for more scenes
+    extends rather than reshuffles the dataset.
+    """
+    n = check_positive_int(n, "n")
+    check_seed(seed)
+    check_choice(split, "split", SPLITS)
+    blocks = [sample_latents(LATENT_BLOCK, split_generator(seed, split, b)) for b in range(-(-n // LATENT_BLOCK))]
+    return Latents.cat(blocks).map(lambda t: t[:n])
+
+
+def make_synthetic(n: int, size: int = 32, seed: int = 0, split: str = "train", device="cpu", dtype=torch.float32):
+    """Generate ``n`` synthetic scenes and all their latent factors.
+
+    Args:
+        n: number of images (>= 1).
+        size: image side, one of 32, 64, 96.  The same (seed, split) gives the same scenes
+            at every size, only rendered at a different resolution.
+        seed: non-negative int; the same seed gives bit-identical output on a given device.
+        split: "train", "val" or "test"; each split has its own random streams.
+        device: where to render and return tensors ("cpu", "cuda", "cuda:1", ...).
+        dtype: ``torch.float32`` (values in [0, 1]) or ``torch.uint8`` (0..255).
+    Returns:
+        images: (n, 3, size, size) tensor of ``dtype`` on ``device``.
+        labels: dict of (n,) tensors on ``device``: int64 classes ``shape`` (8), ``colour``
+            (8), ``position`` (9), ``orientation`` (2), ``size`` (3), ``background`` (4) and
+            float32 regression targets ``x``, ``y``, ``scale``, ``angle``, ``hue``; see
+            :mod:`ssl_lib.data.latents` for their definitions.
+    """
+    n = check_positive_int(n, "n")
+    check_choice(size, "size", SIZES)
+    check_choice(split, "split", SPLITS)
+    check_seed(seed)
+    check_dtype(dtype)
+    device = check_device(device)
+    lat = synthetic_latents(n, seed, split)
+    images = render(lat, size, device, dtype)
+    labels = {k: v.to(device) for k, v in labels_from_latents(lat).items()}
+    return images, labels
