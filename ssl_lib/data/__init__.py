@@ -2,14 +2,32 @@
 
 Public API (notebooks and tests build on these names):
 
-* :func:`make_synthetic` -- seeded synthetic scenes with every latent factor as a label;
+* :func:`make_synthetic` -- seeded synthetic scenes with every latent factor as a label
+  (label keys and meanings: :mod:`ssl_lib.data.latents`);
 * :func:`make_groups` -- groups of renderings differing only in viewpoint or lighting;
 * :func:`load_dataset` -- CIFAR-10/100, STL-10, the transfer benchmarks, any ImageFolder;
 * :func:`sample_photos` -- real photographs bundled with scikit-image (no download);
 * :class:`DeviceLoader`, :func:`make_loader`, :func:`to_float` -- batches on the device.
 """
+from .datasets import DatasetNotFoundError, load_dataset
+from .groups import make_groups
 from .latents import NUM_CLASSES, REGRESSION_TARGETS
+from .loaders import DeviceLoader, make_loader, to_float, to_uint8
+from .photos import sample_photos
 from .shapes import SHAPE_NAMES
 from .synthetic import make_synthetic
 
-__all__ = ["NUM_CLASSES", "REGRESSION_TARGETS", "SHAPE_NAMES", "make_synthetic"]
+__all__ = [
+    "DatasetNotFoundError",
+    "DeviceLoader",
+    "NUM_CLASSES",
+    "REGRESSION_TARGETS",
+    "SHAPE_NAMES",
+    "load_dataset",
+    "make_groups",
+    "make_loader",
+    "make_synthetic",
+    "sample_photos",
+    "to_float",
+    "to_uint8",
+]

@@ -217,17 +217,15 @@ def labels_from_latents(lat: Latents) -> dict[str, torch.Tensor]:
     }
 
 
-_SPLIT_IDS = {"train": 0, "val": 1, "test": 2}
+def keyed_generator(*words: int) -> torch.Generator:
+    """A CPU generator whose stream is keyed by non-negative integer ``words``.
 
-
-def split_generator(seed: int, split: str, block: int) -> torch.Generator:
-    """A CPU generator for latent block ``block`` of ``(seed, split)``.
-
-    ``SeedSequence`` hashes the triple, so streams of different splits, seeds or blocks are
-    statistically independent (a plain ``seed + offset`` would let seed 1's train stream
-    coincide with seed 0's val stream).
+    ``SeedSequence`` hashes the whole key, so streams of different keys are statistically
+    independent (with a plain ``seed + offset``, seed 1's train stream would be seed 0's val
+    stream).  Keys used: ``(seed, split_id, block)`` for scenes (split ids train 0, val 1,
+    test 2) and ``(seed, split_id, 0, 1 + change_id)`` for the per-view changes of groups.
     """
-    state = np.random.SeedSequence([seed, _SPLIT_IDS[split], block]).generate_state(2, dtype=np.uint32)
+    hi, lo = np.random.SeedSequence(list(words)).generate_state(2, dtype=np.uint32)
     g = torch.Generator()
-    g.manual_seed(int(state[0]) << 31 | int(state[1]) >> 1)
+    g.manual_seed(int(hi) << 31 | int(lo) >> 1)
     return g

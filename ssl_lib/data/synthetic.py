@@ -8,7 +8,7 @@ from __future__ import annotations
 import torch
 
 from ._checks import SIZES, SPLITS, check_choice, check_device, check_positive_int
-from .latents import Latents, labels_from_latents, sample_latents, split_generator
+from .latents import Latents, keyed_generator, labels_from_latents, sample_latents
 from .render import render
 
 LATENT_BLOCK = 1024  # latents are drawn in fixed blocks, so make_synthetic(n) is a prefix of make_synthetic(n + k)
@@ -38,7 +38,7 @@ def synthetic_latents(n: int, seed: int = 0, split: str = "train") -> Latents:
     n = check_positive_int(n, "n")
     check_seed(seed)
     check_choice(split, "split", SPLITS)
-    blocks = [sample_latents(LATENT_BLOCK, split_generator(seed, split, b)) for b in range(-(-n // LATENT_BLOCK))]
+    blocks = [sample_latents(LATENT_BLOCK, keyed_generator(seed, SPLITS.index(split), b)) for b in range(-(-n // LATENT_BLOCK))]
     return Latents.cat(blocks).map(lambda t: t[:n])
 
 

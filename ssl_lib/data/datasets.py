@@ -1,0 +1,180 @@
+"""Real datasets by name through torchvision, with clear errors when files are missing.
+
+``load_dataset(name, root, split)`` covers the pretraining sets (CIFAR-10/100, STL-10 with
+its "train+unlabeled" split), the transfer benchmarks torchvision ships (Flowers-102, DTD,
+Oxford-IIIT Pets, Food-101, Caltech-101, FGVC-Aircraft, SUN397, Stanford Cars) and any
+ImageFolder.  Datasets yield ``(PIL image, int label)`` unless a ``transform`` is given;
+:func:`ssl_lib.data.make_loader` turns them into device batches.
+
+With ``download=False`` (the default: the project must run offline), the dataset's folder is
+checked before torchvision is called, so a missing dataset raises :class:`DatasetNotFoundError`
+naming the dataset, the path looked at and how to obtain it, rather than a urllib traceback.
+"""
+from __future__ import annotations
+
+import urllib.error
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Optional
+
+from torchvision import datasets as tvd
+
+
+class DatasetNotFoundError(FileNotFoundError):
+    """A dataset's files are absent or incomplete under the given root (and were not downloaded)."""
+
+
+@dataclass(frozen=True)
+class _Spec:
+    title: str
+    folder: str  # what must exist under root (relative), checked before torchvision runs
+    splits: tuple
+    build: Callable  # (cls, root, split, transform, download) -> dataset
+    cls: type
+    obtain: str  # how to get the files, for the error message
+
+
+def _without_md5(cls: type) -> type:
+    """A subclass of a torchvision dataset whose file checks test existence, not md5.
+
+    torchvision compares every CIFAR / STL-10 / Flowers file with the official checksum, so
+    re-packed or test-sized files fail.  Setting each recorded md5 to None makes torchvision's
+    own ``check_integrity`` test existence only; everything else (parsing, labels, splits)
+    stays torchvision's code.
+    """
+    attrs = {}
+    for name in ("train_list", "test_list"):
+        if hasattr(cls, name):
+            attrs[name] = [[f, None] for f, _ in getattr(cls, name)]
+    if hasattr(cls, "meta"):
+        attrs["meta"] = {**cls.meta, "md5": None}
+    if hasattr(cls, "_file_dict"):
+        attrs["_file_dict"] = {k: (f, None) for k, (f, _) in cls._file_dict.items()}
+    return type(f"{cls.__name__}Unverified", (cls,), attrs)
+
+
+def _train_flag(cls, root, split, transform, download):
+    return cls(root, train=split == "train", transform=transform, download=download)
+
+
+def _split_kw(cls, root, split, transform, download):
+    return cls(root, split=split, transform=transform, download=download)
+
+
+def _no_split(cls, root, split, transform, download):
+    return cls(root, transform=transform, download=download)
+
+
+def _caltech(cls, root, split, transform, download):
+    return cls(root, target_type="category", transform=transform, download=download)
+
+
+def _aircraft(cls, root, split, transform, download):
+    return cls(root, split=split, annotation_level="variant", transform=transform, download=download)
+
+
+_HOME = {
+    "cifar": "https://www.cs.toronto.edu/~kriz/cifar.html",
+    "stl10": "https://cs.stanford.edu/~acoates/stl10/",
+}
+
+DATASETS = {
+    "cifar10": _Spec("CIFAR-10", "cifar-10-batches-py", ("train", "test"), _train_flag, tvd.CIFAR10,
+                     f"download=True, or extract cifar-10-python.tar.gz from {_HOME['cifar']} into root"),
+    "cifar100": _Spec("CIFAR-100", "cifar-100-python", ("train", "test"), _train_flag, tvd.CIFAR100,
+                      f"download=True, or extract cifar-100-python.tar.gz from {_HOME['cifar']} into root"),
+    "stl10": _Spec("STL-10", "stl10_binary", ("train", "test", "unlabeled", "train+unlabeled"), _split_kw, tvd.STL10,
+                   f"download=True (2.6 GB), or extract stl10_binary.tar.gz from {_HOME['stl10']} into root"),
+    "flowers102": _Spec("Flowers-102", "flowers-102", ("train", "val", "test"), _split_kw, tvd.Flowers102,
+                        "download=True, or put jpg/, imagelabels.mat and setid.mat from "
+                        "https://www.robots.ox.ac.uk/~vgg/data/flowers/102/ in root/flowers-102 (reading needs scipy)"),
+    "dtd": _Spec("DTD", "dtd/dtd", ("train", "val", "test"), _split_kw, tvd.DTD,
+                 "download=True, or extract dtd-r1.0.1.tar.gz from "
+                 "https://www.robots.ox.ac.uk/~vgg/data/dtd/ into root/dtd"),
+    "pets": _Spec("Oxford-IIIT Pets", "oxford-iiit-pet", ("trainval", "test"), _split_kw, tvd.OxfordIIITPet,
+                  "download=True, or extract images.tar.gz and annotations.tar.gz from "
+                  "https://www.robots.ox.ac.uk/~vgg/data/pets/ into root/oxford-iiit-pet"),
+    "food101": _Spec("Food-101", "food-101", ("train", "test"), _split_kw, tvd.Food101,
+                     "download=True (5 GB), or extract food-101.tar.gz from "
+                     "https://data.vision.ee.ethz.ch/cvl/datasets_extra/food-101/ into root"),
+    "caltech101": _Spec("Caltech-101", "caltech101/101_ObjectCategories", ("all",), _caltech, tvd.Caltech101,
+                        "download=True (needs gdown), or extract 101_ObjectCategories.tar.gz from "
+                        "https://data.caltech.edu/records/mzrjq-6wc02 into root/caltech101"),
+    "aircraft": _Spec("FGVC-Aircraft", "fgvc-aircraft-2013b", ("train", "val", "trainval", "test"), _aircraft,
+                      tvd.FGVCAircraft, "download=True, or extract fgvc-aircraft-2013b.tar.gz from "
+                      "https://www.robots.ox.ac.uk/~vgg/data/fgvc-aircraft/ into root"),
+    "sun397": _Spec("SUN397", "SUN397", ("all",), _no_split, tvd.SUN397,
+                    "download=True (37 GB), or extract SUN397.tar.gz from https://vision.princeton.edu/projects/2010/SUN/ into root"),
+    "cars": _Spec("Stanford Cars", "stanford_cars", ("train", "test"), _split_kw, tvd.StanfordCars,
+                  "torchvision can no longer download it (the original URL is dead): get it from a mirror (e.g. "
+                  "Kaggle 'stanford-cars-dataset') and arrange root/stanford_cars/{devkit, cars_train, cars_test, "
+                  "cars_test_annos_withlabels.mat} (reading needs scipy)"),
+}
+_ALIASES = {"oxfordiiitpet": "pets", "fgvcaircraft": "aircraft", "stanfordcars": "cars", "folder": "imagefolder"}
+KNOWN = (*DATASETS, "imagefolder")
+
+
+def _canonical(name: str) -> str:
+    key = str(name).lower().replace("-", "").replace("_", "").replace(" ", "")
+    key = _ALIASES.get(key, key)
+    if key not in KNOWN:
+        raise ValueError(f"unknown dataset {name!r}; known datasets: {', '.join(KNOWN)}")
+    return key
+
+
+def _image_folder(root: Path, split: Optional[str], transform):
+    path = root if split is None else root / split
+    if split is not None and not path.is_dir():
+        present = sorted(p.name for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
+        if present:
+            raise ValueError(f"unknown split {split!r} for ImageFolder at {root}; valid splits (subfolders): {present}")
+        raise DatasetNotFoundError(f"ImageFolder not found: looked for {path}. Arrange images as {root}/<split>/<class>/<image>")
+    try:
+        return tvd.ImageFolder(str(path), transform=transform)
+    except FileNotFoundError as err:
+        raise DatasetNotFoundError(f"ImageFolder not usable at {path}: {err} Arrange images as {path}/<class>/<image>") from None
+
+
+def load_dataset(name: str, root, split: Optional[str], download: bool = False, transform=None, verify: bool = True):
+    """A dataset by name, read from ``root`` (downloaded there only if ``download=True``).
+
+    Args:
+        name: one of ``cifar10, cifar100, stl10, flowers102, dtd, pets, food101, caltech101,
+            aircraft, sun397, cars, imagefolder`` (case, "-" and "_" are ignored).
+        root: directory holding the dataset's folder (e.g. ``root/cifar-10-batches-py``);
+            for "imagefolder", the folder holding one subfolder per split.
+        split: a split of that dataset (``ValueError`` lists the valid ones); STL-10 uses
+            "train+unlabeled" for pretraining (label -1 on unlabeled images); Caltech-101
+            and SUN397 have no official split in torchvision and take "all"; for
+            "imagefolder" a subfolder of ``root``, or None for ``root`` itself.
+        download: let torchvision fetch missing files (needs a network).
+        transform: applied to each PIL image, as in torchvision.
+        verify: check file md5 sums against the official ones (CIFAR, STL-10, Flowers-102);
+            ``False`` checks only that the files exist, for re-packed or test files.
+    Returns:
+        A map-style dataset yielding ``(image, label)``.
+    Raises:
+        ValueError: unknown name or split.
+        DatasetNotFoundError: files missing or corrupted (a ``FileNotFoundError``), naming
+            the dataset, the path looked at and how to obtain the files.
+    """
+    key = _canonical(name)
+    root = Path(root).expanduser()
+    if key == "imagefolder":
+        return _image_folder(root, split, transform)
+    spec = DATASETS[key]
+    if split not in spec.splits:
+        raise ValueError(f"unknown split {split!r} for {spec.title}; valid splits: {list(spec.splits)}")
+    path = root / spec.folder
+    missing = f"{spec.title} not found: looked for {path}. To obtain it: {spec.obtain}."
+    if not download and not path.exists():
+        raise DatasetNotFoundError(missing)
+    cls = spec.cls if verify else _without_md5(spec.cls)
+    try:
+        return spec.build(cls, str(root), split, transform, download)
+    except RuntimeError as err:
+        if "not found" not in str(err).lower() and "corrupted" not in str(err).lower():
+            raise
+        raise DatasetNotFoundError(f"{missing} (torchvision: {err}; verify=False skips md5 checks)") from None
+    except (urllib.error.URLError, ConnectionError, TimeoutError) as err:
+        raise DatasetNotFoundError(f"{missing} Download failed: {err}") from None
