@@ -1,0 +1,137 @@
+"""Real-dataset loading: tiny files in the real on-disk formats, read through torchvision."""
+import os
+import pickle
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from ssl_lib.data import DatasetNotFoundError, load_dataset, make_loader
+from ssl_lib.data.datasets import DATASETS, KNOWN
+
+
+def write_atomic(path: Path, data: bytes):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent)
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+    os.replace(tmp, path)
+
+
+def write_cifar(root: Path, folder, files, label_key, meta_name, meta_key, n_classes, rng):
+    """CIFAR python format: pickled dicts of (n, 3072) uint8 rows (CHW order) and labels."""
+    written = {}
+    for name in files:
+        data = rng.integers(0, 256, size=(3, 3 * 32 * 32), dtype=np.uint8)
+        labels = rng.integers(0, n_classes, size=3).tolist()
+        write_atomic(root / folder / name, pickle.dumps({"data": data, label_key: labels}))
+        written[name] = (data.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1), labels)
+    names = [f"class{i}" for i in range(n_classes)]
+    write_atomic(root / folder / meta_name, pickle.dumps({meta_key: names}))
+    return written
+
+
+def test_cifar10_reads_back_what_was_written(tmp_path):
+    rng = np.random.default_rng(0)
+    batches = [f"data_batch_{i}" for i in range(1, 6)]
+    written = write_cifar(tmp_path, "cifar-10-batches-py", batches + ["test_batch"], "labels", "batches.meta",
+                          "label_names", 10, rng)
+    train = load_dataset("cifar10", tmp_path, "train", verify=False)
+    test = load_dataset("CIFAR-10", tmp_path, "test", verify=False)
+    assert len(train) == 15 and len(test) == 3 and train.classes[3] == "class3"
+    pixels = np.concatenate([written[b][0] for b in batches])
+    labels = sum((written[b][1] for b in batches), [])
+    for i in range(len(train)):
+        img, y = train[i]
+        assert np.array_equal(np.asarray(img), pixels[i]) and y == labels[i]
+    assert np.array_equal(np.asarray(test[2][0]), written["test_batch"][0][2])
+    # With md5 verification on, the home-made files are rejected with our error.
+    with pytest.raises(DatasetNotFoundError, match="verify=False"):
+        load_dataset("cifar10", tmp_path, "train")
+
+
+def test_cifar100_reads_fine_labels(tmp_path):
+    written = write_cifar(tmp_path, "cifar-100-python", ["train", "test"], "fine_labels", "meta",
+                          "fine_label_names", 100, np.random.default_rng(1))
+    ds = load_dataset("cifar100", tmp_path, "test", verify=False)
+    assert [ds[i][1] for i in range(3)] == written["test"][1]
+    assert np.array_equal(np.asarray(ds[1][0]), written["test"][0][1])
+
+
+def test_stl10_train_plus_unlabeled(tmp_path):
+    rng = np.random.default_rng(2)
+    folder = tmp_path / "stl10_binary"
+    images = {}
+    for name, n in (("train", 3), ("unlabeled", 2), ("test", 2)):
+        chw = rng.integers(0, 256, size=(n, 3, 96, 96), dtype=np.uint8)
+        # STL-10 stores each channel column-major (Fortran order), hence the transpose.
+        write_atomic(folder / f"{name}_X.bin", chw.transpose(0, 1, 3, 2).tobytes())
+        images[name] = chw.transpose(0, 2, 3, 1)
+    train_y = np.array([1, 10, 4], dtype=np.uint8)  # 1-based on disk
+    write_atomic(folder / "train_y.bin", train_y.tobytes())
+    write_atomic(folder / "test_y.bin", np.array([2, 3], dtype=np.uint8).tobytes())
+    ds = load_dataset("stl10", tmp_path, "train+unlabeled", verify=False)
+    assert len(ds) == 5
+    assert [ds[i][1] for i in range(5)] == [0, 9, 3, -1, -1]
+    expected = np.concatenate([images["train"], images["unlabeled"]])
+    for i in range(5):
+        assert np.array_equal(np.asarray(ds[i][0]), expected[i])
+    assert load_dataset("stl10", tmp_path, "test", verify=False)[1][1] == 2
+
+
+def test_image_folder_and_make_loader(tmp_path):
+    rng = np.random.default_rng(3)
+    written = {}
+    for cls in ("cat", "dog"):
+        for i in range(3):
+            arr = rng.integers(0, 256, size=(8, 8, 3), dtype=np.uint8)
+            path = tmp_path / "train" / cls / f"{i}.png"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(".tmp.png")
+            Image.fromarray(arr).save(tmp)
+            os.replace(tmp, path)
+            written[(cls, i)] = arr
+    ds = load_dataset("imagefolder", tmp_path, "train")
+    assert ds.classes == ["cat", "dog"] and len(ds) == 6
+    for (cls, i), arr in written.items():
+        img, y = ds[ds.class_to_idx[cls] * 3 + i]
+        assert np.array_equal(np.asarray(img), arr) and y == ds.class_to_idx[cls]
+
+    batches = list(make_loader(ds, batch_size=4, shuffle=True, seed=0))
+    assert len(batches) == 2
+    images = torch.cat([b[0] for b in batches])
+    labels = torch.cat([b[1] for b in batches])
+    assert images.shape == (6, 3, 8, 8) and images.dtype == torch.uint8 and labels.dtype == torch.int64
+    assert sorted(labels.tolist()) == [0, 0, 0, 1, 1, 1]
+    expected = {arr.transpose(2, 0, 1).tobytes() for arr in written.values()}
+    assert {img.numpy().tobytes() for img in images} == expected
+
+    with pytest.raises(ValueError, match="'val'.*train"):
+        load_dataset("imagefolder", tmp_path, "val")
+
+
+@pytest.mark.parametrize("name", sorted(DATASETS))
+def test_missing_files_give_a_clear_error(tmp_path, name):
+    split = DATASETS[name].splits[0]
+    with pytest.raises(DatasetNotFoundError) as err:
+        load_dataset(name, tmp_path, split)
+    msg = str(err.value)
+    assert isinstance(err.value, FileNotFoundError)
+    assert DATASETS[name].title in msg and str(tmp_path) in msg and "obtain" in msg
+    assert list(tmp_path.iterdir()) == []  # nothing created: torchvision was never reached
+
+
+def test_unknown_name_lists_the_known_ones(tmp_path):
+    with pytest.raises(ValueError, match="imagenet") as err:
+        load_dataset("imagenet", tmp_path, "train")
+    assert all(name in str(err.value) for name in KNOWN)
+
+
+def test_unknown_split_names_it_and_the_valid_ones(tmp_path):
+    with pytest.raises(ValueError, match=r"'valid'.*'train'.*'test'"):
+        load_dataset("cifar10", tmp_path, "valid")
+    with pytest.raises(ValueError, match="train\\+unlabeled"):
+        load_dataset("stl10", tmp_path, "unlabelled")
