@@ -28,32 +28,30 @@ def check_images(images: Tensor, name: str = "images") -> None:
     if not images.is_floating_point():
         raise TypeError(f"{name} must be a float tensor in [0, 1], got dtype {images.dtype}; "
                         "convert uint8 with images.float() / 255")
-    if images.numel() and (images.min() < 0 or images.max() > 1):
-        raise ValueError(f"{name} values must lie in [0, 1], got range "
-                         f"[{images.min().item():.4g}, {images.max().item():.4g}]")
+    if images.numel():
+        low, high = torch.aminmax(images)
+        if low < 0 or high > 1:
+            raise ValueError(f"{name} values must lie in [0, 1], got range [{low.item():.4g}, {high.item():.4g}]")
 
 
-def _bilinear_taps(start: Tensor, length: Tensor, out_size: int, reverse: Tensor | None):
-    """Source taps of a 1-D bilinear resize of [start, start + length) to `out_size` samples.
+def _source_coords(start: Tensor, length: Tensor, out_size: int, source_size: int,
+                   reverse: Tensor | None) -> Tensor:
+    """Normalised grid_sample coordinates (B, out_size) of a 1-D bilinear resize of
+    [start, start + length) to `out_size` samples.
 
     Follows `interpolate(mode="bilinear", align_corners=False, antialias=False)`: the source
     coordinate (dst + 0.5) * length / out_size - 0.5 is clamped to [0, length - 1], which is
-    exactly where that kernel stops reading (it clamps below at 0 and the upper tap at length-1).
-    `reverse` (B,) mirrors the output axis, which is how a horizontal flip is fused in for free.
-
-    Returns lower index, upper index (B, out_size) int64 and upper weight (B, out_size) float.
+    exactly where that kernel stops reading (it clamps below at 0 and its upper tap at
+    length - 1), so sampling the whole image there never reads outside the box.
+    `reverse` (B,) mirrors the output axis: a horizontal flip costs nothing.
     """
     dst = torch.arange(out_size, device=start.device, dtype=torch.float32)
     if reverse is not None:
         dst = torch.where(reverse[:, None], out_size - 1 - dst, dst)
     length_f = length.to(torch.float32)[:, None]
     src = ((dst + 0.5) * (length_f / out_size) - 0.5).clamp(min=0)
-    src = torch.minimum(src, length_f - 1)
-    lower = src.floor()
-    weight = src - lower
-    lower = lower.long()
-    upper = torch.minimum(lower + 1, length[:, None] - 1)
-    return lower + start[:, None], upper + start[:, None], weight
+    src = torch.minimum(src, length_f - 1) + start[:, None]
+    return (2 * src + 1) / source_size - 1  # pixel centre -> [-1, 1], align_corners=False
 
 
 def resized_crop(images: Tensor, boxes: Tensor, size: tuple[int, int],
@@ -69,25 +67,22 @@ def resized_crop(images: Tensor, boxes: Tensor, size: tuple[int, int],
         (B, C, size[0], size[1]), equal to `resized_crop(..., antialias=False)` then `hflip`.
     """
     out_h, out_w = size
-    b, c, h, w = images.shape
+    b, _, h, w = images.shape
     top, left, height, width = boxes.to(images.device).long().unbind(1)
-    y0, y1, wy = _bilinear_taps(top, height, out_h, None)
-    x0, x1, wx = _bilinear_taps(left, width, out_w, flip)
-    # Gather rows then columns: separable, 4 reads per output pixel, no per-sample loop.
-    rows = lambda idx: images.gather(2, idx[:, None, :, None].expand(b, c, out_h, w))
-    top_rows, bottom_rows = rows(y0), rows(y1)
-    wy = wy.to(images.dtype)[:, None, :, None]
-    mixed = top_rows + (bottom_rows - top_rows) * wy
-    cols = lambda idx: mixed.gather(3, idx[:, None, None, :].expand(b, c, out_h, out_w))
-    left_cols, right_cols = cols(x0), cols(x1)
-    wx = wx.to(images.dtype)[:, None, None, :]
-    return left_cols + (right_cols - left_cols) * wx
+    if flip is not None:
+        flip = flip.to(images.device)
+    grid_y = _source_coords(top, height, out_h, h, None)
+    grid_x = _source_coords(left, width, out_w, w, flip)
+    # One separable box per sample, expressed as a (B, out_h, out_w, 2) sampling grid.
+    grid = torch.stack([grid_x[:, None, :].expand(b, out_h, out_w), grid_y[:, :, None].expand(b, out_h, out_w)], dim=-1)
+    return torch.nn.functional.grid_sample(images, grid.to(images.dtype), mode="bilinear",
+                                           padding_mode="border", align_corners=False)
 
 
 def rgb_to_grayscale(images: Tensor) -> Tensor:
     """Luma of (B, 3, H, W) images as (B, 1, H, W), torchvision's weights."""
     r, g, b = images.unbind(1)
-    return (r * _LUMA[0] + g * _LUMA[1] + b * _LUMA[2]).unsqueeze(1)
+    return r.mul(_LUMA[0]).add_(g, alpha=_LUMA[1]).add_(b, alpha=_LUMA[2]).unsqueeze(1)
 
 
 def _per_sample(values: Tensor, images: Tensor) -> Tensor:
@@ -111,40 +106,34 @@ def adjust_saturation(images: Tensor, factor: Tensor) -> Tensor:
 
 
 def _blend(images: Tensor, other: Tensor, ratio: Tensor) -> Tensor:
-    return (images * ratio + other * (1 - ratio)).clamp(0, 1)
+    # torchvision's ratio * images + (1 - ratio) * other in one pass; torch.lerp returns its end
+    # point exactly at weight 1, so ratio 1 leaves `images` bit for bit unchanged.
+    return torch.lerp(other.expand_as(images), images, ratio).clamp_(0, 1)
 
 
 def adjust_hue(images: Tensor, shift: Tensor) -> Tensor:
-    """Rotate the hue of (B, 3, H, W) by shift (B,) in [-0.5, 0.5] turns, via HSV.
+    """Rotate the hue of (B, 3, H, W) by shift (B,) in [-0.5, 0.5] turns, as torchvision's HSV path.
 
-    Same HSV convention as torchvision (Pillow's): hue in [0, 1), grey pixels get hue 0.
+    A hue rotation keeps each pixel's max and min channel, so with chroma = max - min and the
+    hue in sixths h6, channel n is max - chroma * clamp(min(k, 4 - k), 0, 1), k = (n + h6) mod 6
+    for n = 5, 3, 1 -- the closed form of the sector table in torchvision's _hsv_to_rgb. Ties
+    between max channels need no rule: the hue is continuous across sector borders.
     """
-    maxc, _ = images.max(dim=1)
-    minc, _ = images.min(dim=1)
     r, g, b = images.unbind(1)
-    chroma = maxc - minc
-    is_grey = chroma == 0
-    safe_chroma = torch.where(is_grey, torch.ones_like(chroma), chroma)
-    sat = chroma / torch.where(is_grey, torch.ones_like(maxc), maxc)
-    # Hue sector by the channel holding the max (r wins ties, then g), as Pillow does.
-    hue = torch.where(maxc == r, (g - b) / safe_chroma,
-                      torch.where(maxc == g, 2 + (b - r) / safe_chroma, 4 + (r - g) / safe_chroma))
-    hue = (hue / 6 + 1).fmod(1)
-    hue = (hue + _per_sample(shift, images).view(-1, 1, 1)).remainder(1)
-    return _hsv_to_rgb(hue, sat, maxc)
-
-
-def _hsv_to_rgb(hue: Tensor, sat: Tensor, value: Tensor) -> Tensor:
-    """(B, H, W) hue, saturation, value -> (B, 3, H, W) RGB.
-
-    The closed form c = v - v s clamp(min(k, 4 - k), 0, 1), k = (n + 6h) mod 6 for n = 5, 3, 1,
-    selects the same piecewise-linear segment as the sector table in torchvision's _hsv_to_rgb.
-    """
-    n = torch.tensor([5.0, 3.0, 1.0], device=hue.device, dtype=hue.dtype).view(1, 3, 1, 1)
-    k = (n + hue.unsqueeze(1) * 6).remainder(6)
-    ramp = torch.minimum(k, 4 - k).clamp(0, 1)
-    value, sat = value.unsqueeze(1), sat.unsqueeze(1)
-    return value - value * sat * ramp
+    maxc = torch.maximum(torch.maximum(r, g), b)
+    minc = torch.minimum(torch.minimum(r, g), b)
+    chroma = torch.sub(maxc, minc, out=minc)
+    # |numerator| <= chroma, so h6 stays finite; grey pixels (chroma 0) ignore it anyway.
+    safe = chroma.clamp(min=1e-12)
+    h6 = torch.where(maxc == g, (b - r).add_(chroma, alpha=2), (r - g).add_(chroma, alpha=4))
+    h6 = torch.where(maxc == r, g - b, h6).div_(safe)
+    h6.add_(_per_sample(shift, images).view(-1, 1, 1) * 6)
+    out = torch.empty_like(images)
+    for channel, n in enumerate((5.0, 3.0, 1.0)):
+        # k in [0, 6): min(k, 4 - k) == 2 - |k - 2|, computed in place.
+        ramp = h6.add(n).remainder_(6).sub_(2).abs_().neg_().add_(2).clamp_(0, 1)
+        torch.addcmul(maxc, chroma, ramp, value=-1, out=out[:, channel])
+    return out
 
 
 def color_jitter(images: Tensor, factors: Tensor, order: Tensor) -> Tensor:
@@ -161,28 +150,29 @@ def color_jitter(images: Tensor, factors: Tensor, order: Tensor) -> Tensor:
     out = images
     factors = factors.to(device=images.device, dtype=images.dtype)
     order = order.to(images.device)
-    zero = torch.zeros((), device=images.device, dtype=images.dtype)
     for step in range(4):
         op = order[:, step]
         # Brightness, contrast and saturation are all blends f*x + (1-f)*target; do them in one
         # pass whose target is chosen per sample (0, the mean grey level, or the grey image).
         factor = factors.gather(1, op.clamp(max=SATURATION)[:, None]).squeeze(1)
         factor = torch.where(op == HUE, torch.ones_like(factor), factor)
+        # target = is_saturation * grey + is_contrast * mean(grey); 0 for brightness.
         grey = rgb_to_grayscale(out)
-        mean = grey.mean(dim=(1, 2, 3), keepdim=True)
         op4 = op.view(-1, 1, 1, 1)
-        target = torch.where(op4 == BRIGHTNESS, zero, torch.where(op4 == CONTRAST, mean, grey))
+        mean = grey.mean(dim=(1, 2, 3), keepdim=True) * (op4 == CONTRAST)
+        target = torch.addcmul(mean, grey, (op4 == SATURATION).to(images.dtype))
         out = _blend(out, target, factor.view(-1, 1, 1, 1))
         hue_rows = ((op == HUE) & (factors[:, HUE] != 0)).nonzero().squeeze(1)
-        if hue_rows.numel():
-            out = out.index_copy(0, hue_rows, adjust_hue(out[hue_rows], factors[hue_rows, HUE]))
+        if hue_rows.numel():  # `out` is a fresh tensor here, so it may be written in place
+            out.index_copy_(0, hue_rows, adjust_hue(out[hue_rows], factors[hue_rows, HUE]))
     return out
 
 
 def grayscale(images: Tensor, mask: Tensor) -> Tensor:
     """Replace the samples where mask (B,) is True by their 3-channel luma image."""
-    grey = rgb_to_grayscale(images).expand_as(images)
-    return torch.where(mask.to(images.device).view(-1, 1, 1, 1), grey, images)
+    rows = mask.to(images.device).nonzero().squeeze(1)
+    grey = rgb_to_grayscale(images[rows]).expand(-1, 3, -1, -1)
+    return images.index_copy(0, rows, grey)
 
 
 def gaussian_kernels(sigma: Tensor, kernel_size: int) -> Tensor:

@@ -148,13 +148,15 @@ class AugmentPipeline:
         # The colour mean shift is CASSLE's only descriptor that depends on pixels, so it is
         # measured here, on the views that were actually produced.
         params.color_shift = mean_before - x.mean(dim=(2, 3))
-        x = F.grayscale(x, params.grayscale)
-        blurred = params.blur_sigma > 0
-        if blurred.any():
-            rows = blurred.nonzero().squeeze(1)
-            x = x.index_copy(0, rows, F.gaussian_blur(x[rows], params.blur_sigma[rows], cfg.blur_kernel))
-        x = F.solarize(x, params.solarize, cfg.solarize_threshold)
-        if cfg.rotation_p > 0 or params.rotation_k.any():
+        # Ops that most samples skip are run only when some sample needs them.
+        if params.grayscale.any():
+            x = F.grayscale(x, params.grayscale)
+        rows = (params.blur_sigma > 0).nonzero().squeeze(1)
+        if rows.numel():  # x is this call's own tensor: overwrite the blurred rows in place
+            x.index_copy_(0, rows, F.gaussian_blur(x[rows], params.blur_sigma[rows], cfg.blur_kernel))
+        if params.solarize.any():
+            x = F.solarize(x, params.solarize, cfg.solarize_threshold)
+        if params.rotation_k.any():
             x = F.rotate90(x, params.rotation_k)
         return x
 

@@ -104,7 +104,8 @@ DATASETS = {
                       tvd.FGVCAircraft, "download=True, or extract fgvc-aircraft-2013b.tar.gz from "
                       "https://www.robots.ox.ac.uk/~vgg/data/fgvc-aircraft/ into root"),
     "sun397": _Spec("SUN397", "SUN397", ("all",), _no_split, tvd.SUN397,
-                    "download=True (37 GB), or extract SUN397.tar.gz from https://vision.princeton.edu/projects/2010/SUN/ into root"),
+                    "download=True (37 GB), or extract SUN397.tar.gz from "
+                    "https://vision.princeton.edu/projects/2010/SUN/ into root"),
     "cars": _Spec("Stanford Cars", "stanford_cars", ("train", "test"), _split_kw, tvd.StanfordCars,
                   "torchvision can no longer download it (the original URL is dead): get it from a mirror (e.g. "
                   "Kaggle 'stanford-cars-dataset') and arrange root/stanford_cars/{devkit, cars_train, cars_test, "
@@ -128,11 +129,15 @@ def _image_folder(root: Path, split: Optional[str], transform):
         present = sorted(p.name for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
         if present:
             raise ValueError(f"unknown split {split!r} for ImageFolder at {root}; valid splits (subfolders): {present}")
-        raise DatasetNotFoundError(f"ImageFolder not found: looked for {path}. Arrange images as {root}/<split>/<class>/<image>")
+        raise DatasetNotFoundError(
+            f"ImageFolder not found: looked for {path}. Arrange images as {root}/<split>/<class>/<image>"
+        )
     try:
         return tvd.ImageFolder(str(path), transform=transform)
     except FileNotFoundError as err:
-        raise DatasetNotFoundError(f"ImageFolder not usable at {path}: {err} Arrange images as {path}/<class>/<image>") from None
+        raise DatasetNotFoundError(
+            f"ImageFolder not usable at {path}: {err} Arrange images as {path}/<class>/<image>"
+        ) from None
 
 
 def load_dataset(name: str, root, split: Optional[str], download: bool = False, transform=None, verify: bool = True):
@@ -167,7 +172,8 @@ def load_dataset(name: str, root, split: Optional[str], download: bool = False, 
         raise ValueError(f"unknown split {split!r} for {spec.title}; valid splits: {list(spec.splits)}")
     path = root / spec.folder
     missing = f"{spec.title} not found: looked for {path}. To obtain it: {spec.obtain}."
-    if not download and not path.exists():
+    # Stanford Cars' download URL is dead (torchvision raises ValueError): treat it as offline.
+    if (not download or key == "cars") and not path.exists():
         raise DatasetNotFoundError(missing)
     cls = spec.cls if verify else _without_md5(spec.cls)
     try:

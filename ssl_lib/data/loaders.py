@@ -51,7 +51,8 @@ def _as_labels(labels, n: int, device):
         out = {None: torch.as_tensor(labels).to(device)}
     for k, v in out.items():
         if v.shape[:1] != (n,):
-            raise ValueError(f"labels{'' if k is None else f'[{k!r}]'} must have first dimension {n}, got {tuple(v.shape)}")
+            where = "" if k is None else f"[{k!r}]"
+            raise ValueError(f"labels{where} must have first dimension {n}, got {tuple(v.shape)}")
         if not v.is_floating_point():
             out[k] = v.long()
     return out if isinstance(labels, dict) else out[None]
@@ -124,7 +125,9 @@ def collate_images(batch):
     images = [_image_tensor(img) for img, _ in batch]
     shapes = {tuple(t.shape) for t in images}
     if len(shapes) > 1:
-        raise ValueError(f"images in a batch differ in shape {sorted(shapes)}; give the dataset a transform that resizes them")
+        raise ValueError(
+            f"images in a batch differ in shape {sorted(shapes)}; give the dataset a transform that resizes them"
+        )
     labels = torch.as_tensor([int(y) for _, y in batch], dtype=torch.int64)
     return torch.stack(images), labels
 

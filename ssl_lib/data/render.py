@@ -8,8 +8,6 @@ which keeps the number of full-size tensor ops, and so the cost, low.
 """
 from __future__ import annotations
 
-import math
-
 import torch
 import torch.nn.functional as F
 

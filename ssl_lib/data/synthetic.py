@@ -38,7 +38,9 @@ def synthetic_latents(n: int, seed: int = 0, split: str = "train") -> Latents:
     n = check_positive_int(n, "n")
     check_seed(seed)
     check_choice(split, "split", SPLITS)
-    blocks = [sample_latents(LATENT_BLOCK, keyed_generator(seed, SPLITS.index(split), b)) for b in range(-(-n // LATENT_BLOCK))]
+    split_id = SPLITS.index(split)
+    n_blocks = -(-n // LATENT_BLOCK)
+    blocks = [sample_latents(LATENT_BLOCK, keyed_generator(seed, split_id, b)) for b in range(n_blocks)]
     return Latents.cat(blocks).map(lambda t: t[:n])
 
 
