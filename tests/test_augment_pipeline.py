@@ -204,3 +204,30 @@ def test_pipeline_rejects_bad_images_and_mismatched_params():
     _, params = pipeline(torch.rand(4, 3, 16, 16))
     with pytest.raises(ValueError, match="params describe 4 images"):
         pipeline.replay(torch.rand(3, 3, 16, 16), params)
+
+
+def test_crop_sampler_equals_torchvision_algorithm_on_the_same_draws():
+    """Feed recorded uniforms through torchvision's get_params, written out as a scalar loop."""
+    from ssl_lib.augment.pipeline import _sample_crop_boxes
+
+    g = torch.Generator().manual_seed(5)
+    draws = []
+
+    def rand(*shape):
+        draws.append(torch.rand(shape, generator=g))
+        return draws[-1]
+
+    height, width, scale, ratio = 37, 53, (0.08, 1.0), (3 / 4, 4 / 3)
+    boxes = _sample_crop_boxes(3000, height, width, scale, ratio, rand)
+    u_area, u_ratio, u_top, u_left = draws
+    log_low, log_high = math.log(ratio[0]), math.log(ratio[1])
+    for b in range(3000):
+        expected = [(height - height) // 2, (width - width) // 2, height, width]  # fallback: aspect fits
+        for t in range(10):
+            area = height * width * (scale[0] + (scale[1] - scale[0]) * u_area[b, t].item())
+            aspect = math.exp(log_low + (log_high - log_low) * u_ratio[b, t].item())
+            w, h = int(round(math.sqrt(area * aspect))), int(round(math.sqrt(area / aspect)))
+            if 0 < w <= width and 0 < h <= height:
+                expected = [int(u_top[b].item() * (height - h + 1)), int(u_left[b].item() * (width - w + 1)), h, w]
+                break
+        assert boxes[b].tolist() == expected, f"sample {b}"
