@@ -135,3 +135,28 @@ def test_unknown_split_names_it_and_the_valid_ones(tmp_path):
         load_dataset("cifar10", tmp_path, "valid")
     with pytest.raises(ValueError, match="train\\+unlabeled"):
         load_dataset("stl10", tmp_path, "unlabelled")
+
+
+def test_dtd_layout_reads_split_file_and_images(tmp_path):
+    # DTD: dtd/dtd/images/<class>/<name>.jpg and dtd/dtd/labels/<split>1.txt with "class/name" lines.
+    data = tmp_path / "dtd" / "dtd"
+    yy, xx = np.mgrid[0:16, 0:16]
+    written = {}
+    lines = []
+    for k, (cls, name) in enumerate([("banded", "b_0001.jpg"), ("dotted", "d_0001.jpg"), ("banded", "b_0002.jpg")]):
+        # smooth images survive JPEG compression to within a few grey levels
+        arr = np.stack([xx * 8 + k * 20, yy * 8, (xx + yy) * 4 + 30], axis=-1).astype(np.uint8)
+        path = data / "images" / cls / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp.jpg")
+        Image.fromarray(arr).save(tmp, quality=100, subsampling=0)
+        os.replace(tmp, path)
+        written[f"{cls}/{name}"] = arr
+        lines.append(f"{cls}/{name}")
+    write_atomic(data / "labels" / "test1.txt", ("\n".join(lines) + "\n").encode())
+    ds = load_dataset("dtd", tmp_path, "test")
+    assert len(ds) == 3 and ds.classes == ["banded", "dotted"]
+    for i, key in enumerate(lines):
+        img, y = ds[i]
+        assert y == ds.classes.index(key.split("/")[0])
+        assert np.abs(np.asarray(img).astype(int) - written[key]).max() <= 3
