@@ -160,3 +160,16 @@ def test_dtd_layout_reads_split_file_and_images(tmp_path):
         img, y = ds[i]
         assert y == ds.classes.index(key.split("/")[0])
         assert np.abs(np.asarray(img).astype(int) - written[key]).max() <= 3
+
+
+def test_failed_download_is_one_clear_error(tmp_path, monkeypatch):
+    import urllib.error
+    import urllib.request
+
+    def offline(*args, **kwargs):
+        raise urllib.error.URLError("network is unreachable")
+
+    monkeypatch.setattr(urllib.request, "urlopen", offline)
+    with pytest.raises(DatasetNotFoundError, match="CIFAR-10.*Download failed") as err:
+        load_dataset("cifar10", tmp_path, "train", download=True)
+    assert err.value.__cause__ is None and err.value.__suppress_context__
