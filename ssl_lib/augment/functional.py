@@ -168,11 +168,14 @@ def color_jitter(images: Tensor, factors: Tensor, order: Tensor) -> Tensor:
     return out
 
 
-def grayscale(images: Tensor, mask: Tensor) -> Tensor:
-    """Replace the samples where mask (B,) is True by their 3-channel luma image."""
+def grayscale(images: Tensor, mask: Tensor, inplace: bool = False) -> Tensor:
+    """Replace the samples where mask (B,) is True by their 3-channel luma image.
+
+    With inplace=True only those rows of `images` are overwritten (no copy of the batch).
+    """
     rows = mask.to(images.device).nonzero().squeeze(1)
     grey = rgb_to_grayscale(images[rows]).expand(-1, 3, -1, -1)
-    return images.index_copy(0, rows, grey)
+    return images.index_copy_(0, rows, grey) if inplace else images.index_copy(0, rows, grey)
 
 
 def gaussian_kernels(sigma: Tensor, kernel_size: int) -> Tensor:

@@ -21,6 +21,15 @@ from ssl_lib.augment.params import AugParams
 
 _CROP_TRIES = 10  # as torchvision's RandomResizedCrop.get_params
 
+# On CPU a batch is processed in chunks of at most this many bytes of output. Fresh tensors
+# much larger than this come from new, page-faulting memory on every op, which made 96 px
+# batches of 256 about 30% slower than chunks of 128 (benchmarks/augment_throughput.py).
+_CPU_CHUNK_BYTES = 16 * 2**20
+
+
+def _cpu_chunk_size(size: tuple[int, int]) -> int:
+    return max(1, _CPU_CHUNK_BYTES // (3 * size[0] * size[1] * 4))
+
 
 def default_blur_kernel(size: int) -> int:
     """SimCLR's blur kernel: about 10% of the image side, made odd (23 at 224 px, 9 at 96 px)."""
@@ -141,24 +150,38 @@ class AugmentPipeline:
         return self._apply(images, params.to(images.device))
 
     def _apply(self, images: Tensor, params: AugParams) -> Tensor:
+        """Run the ops with `params`; records params.color_shift, which depends on the pixels."""
+        batch = images.shape[0]
+        chunk = batch if images.device.type != "cpu" else _cpu_chunk_size(self.config.size)
+        if chunk >= batch:
+            views, params.color_shift = self._apply_chunk(images, params)
+            return views
+        views = images.new_empty(batch, 3, *self.config.size)
+        shift = images.new_empty(batch, 3)
+        for start in range(0, batch, chunk):
+            part = slice(start, start + chunk)
+            views[part], shift[part] = self._apply_chunk(images[part], params[part])
+        params.color_shift = shift
+        return views
+
+    def _apply_chunk(self, images: Tensor, params: AugParams) -> tuple[Tensor, Tensor]:
         cfg = self.config
         x = F.resized_crop(images, params.crop_box, cfg.size, flip=params.flip)
         mean_before = x.mean(dim=(2, 3))
         x = F.color_jitter(x, params.jitter_factors, params.jitter_order)
-        # The colour mean shift is CASSLE's only descriptor that depends on pixels, so it is
-        # measured here, on the views that were actually produced.
-        params.color_shift = mean_before - x.mean(dim=(2, 3))
-        # Ops that most samples skip are run only when some sample needs them.
-        if params.grayscale.any():
-            x = F.grayscale(x, params.grayscale)
+        # CASSLE's colour mean shift is measured on the views actually produced.
+        color_shift = mean_before - x.mean(dim=(2, 3))
+        # From here on x is this call's own tensor, so ops overwrite the rows they change, and
+        # ops that most samples skip run only on the rows that need them.
+        F.grayscale(x, params.grayscale, inplace=True)
         rows = (params.blur_sigma > 0).nonzero().squeeze(1)
-        if rows.numel():  # x is this call's own tensor: overwrite the blurred rows in place
+        if rows.numel():
             x.index_copy_(0, rows, F.gaussian_blur(x[rows], params.blur_sigma[rows], cfg.blur_kernel))
         if params.solarize.any():
             x = F.solarize(x, params.solarize, cfg.solarize_threshold)
         if params.rotation_k.any():
             x = F.rotate90(x, params.rotation_k)
-        return x
+        return x, color_shift
 
     def sample(self, batch: int, source_size, device=None, generator: torch.Generator | None = None) -> AugParams:
         """Draw parameters for `batch` images of `source_size` (H, W) on `device`."""
