@@ -43,3 +43,17 @@ def check_device(device) -> torch.device:
     elif dev.type == "mps" and not torch.backends.mps.is_available():
         raise ValueError(f"device {device!r} requested but MPS is not available")
     return dev
+
+
+def check_seed(seed) -> int:
+    """Seeds must be non-negative ints (they key a ``numpy.random.SeedSequence``)."""
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    return seed
+
+
+def check_dtype(dtype) -> torch.dtype:
+    """Images come as float32 in [0, 1] or uint8 in [0, 255]."""
+    if dtype not in (torch.float32, torch.uint8):
+        raise ValueError(f"dtype must be torch.float32 or torch.uint8, got {dtype!r}")
+    return dtype

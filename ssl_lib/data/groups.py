@@ -17,10 +17,10 @@ import math
 
 import torch
 
-from ._checks import SIZES, SPLITS, check_choice, check_device, check_positive_int
+from ._checks import SIZES, SPLITS, check_choice, check_device, check_dtype, check_positive_int, check_seed
 from .latents import CENTRE_RANGE, SCALE_RANGE, Latents, keyed_generator, labels_from_latents, wrap_angle
 from .render import render
-from .synthetic import check_dtype, check_seed, synthetic_latents
+from .synthetic import synthetic_latents
 
 CHANGES = ("viewpoint", "lighting")
 VIEWPOINT_FACTORS = ("x", "y", "scale", "angle")

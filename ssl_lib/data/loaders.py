@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
-from ._checks import check_device, check_positive_int
+from ._checks import check_device, check_dtype, check_positive_int
 
 
 def to_float(images: torch.Tensor) -> torch.Tensor:
@@ -36,12 +36,6 @@ def to_uint8(images: torch.Tensor) -> torch.Tensor:
     if images.dtype == torch.uint8:
         return images
     return images.mul(255).add_(0.5).clamp_(0, 255).to(torch.uint8)
-
-
-def _check_output_dtype(dtype) -> torch.dtype:
-    if dtype not in (torch.uint8, torch.float32):
-        raise ValueError(f"dtype must be torch.uint8 or torch.float32, got {dtype!r}")
-    return dtype
 
 
 def _as_labels(labels, n: int, device):
@@ -84,7 +78,7 @@ class DeviceLoader:
         self.labels = _as_labels(labels, images.shape[0], self.device)
         self.shuffle = shuffle
         self.drop_last = drop_last
-        self.dtype = _check_output_dtype(dtype)
+        self.dtype = check_dtype(dtype)
         # The permutation is drawn on the CPU so the batch order is the same on every device.
         self.generator = torch.Generator().manual_seed(seed)
 
@@ -175,4 +169,4 @@ def make_loader(dataset, batch_size: int, shuffle: bool = True, drop_last: bool 
         generator=torch.Generator().manual_seed(seed),
         persistent_workers=num_workers > 0,
     )
-    return _DeviceBatches(loader, device, _check_output_dtype(dtype))
+    return _DeviceBatches(loader, device, check_dtype(dtype))

@@ -7,25 +7,11 @@ from __future__ import annotations
 
 import torch
 
-from ._checks import SIZES, SPLITS, check_choice, check_device, check_positive_int
+from ._checks import SIZES, SPLITS, check_choice, check_device, check_dtype, check_positive_int, check_seed
 from .latents import Latents, keyed_generator, labels_from_latents, sample_latents
 from .render import render
 
 LATENT_BLOCK = 1024  # latents are drawn in fixed blocks, so make_synthetic(n) is a prefix of make_synthetic(n + k)
-
-
-def check_seed(seed) -> int:
-    """Seeds must be non-negative ints (they key a ``numpy.random.SeedSequence``)."""
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
-    return seed
-
-
-def check_dtype(dtype) -> torch.dtype:
-    """Images come as float32 in [0, 1] or uint8 in [0, 255]."""
-    if dtype not in (torch.float32, torch.uint8):
-        raise ValueError(f"dtype must be torch.float32 or torch.uint8, got {dtype!r}")
-    return dtype
 
 
 def synthetic_latents(n: int, seed: int = 0, split: str = "train") -> Latents:
