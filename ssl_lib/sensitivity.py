@@ -1,0 +1,195 @@
+"""How much each network block reacts to each augmentation, and how much augmentation
+information frozen features keep (CASSLE's analysis, Przewiezlikowski et al.).
+
+* `block_sensitivity`: per block (``Backbone.forward_stages``) and per op group, the mean cosine
+  of positives ``cos(f(x), f(t x))``, of shuffled negatives ``cos(f(x), f(t x'))`` and the
+  InfoNCE (T = 0.2) of ``t x`` against the clean batch. An invariant block has positives near 1;
+  a block that keeps instance identity separates positives from negatives (low InfoNCE).
+* `augmentation_probe`: ridge R^2 of the augmentation descriptor ``AugParams.descriptor`` from
+  the features of augmented views -- a representation that discarded what the augmentation
+  changed cannot predict it.
+
+Views come from `single_op_pipeline`: a recipe with every op group switched off except one.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from ssl_lib.augment import DEFAULT_DESCRIPTOR_KEYS, DESCRIPTOR_WIDTHS, AugmentPipeline, recipe
+from ssl_lib.augment.params import validate_descriptor_keys
+from ssl_lib.evaluate import as_float_images, extract_features, module_device, ridge_probe
+
+OP_GROUPS = ("crop", "flip", "color", "grayscale", "blur", "solarize", "rotation")
+# Settings that switch each group off; "crop" off is the centre crop (the whole square image).
+_OFF = {"crop": dict(crop="center"), "flip": dict(flip_p=0.0), "color": dict(jitter_p=0.0),
+        "grayscale": dict(grayscale_p=0.0), "blur": dict(blur_p=0.0), "solarize": dict(solarize_p=0.0),
+        "rotation": dict(rotation_p=0.0)}
+# Settings that switch each group on for every sample, so every pair differs by that op.
+_ON = {"crop": dict(crop="random"), "flip": dict(flip_p=1.0), "color": dict(jitter_p=1.0),
+       "grayscale": dict(grayscale_p=1.0), "blur": dict(blur_p=1.0), "solarize": dict(solarize_p=1.0),
+       "rotation": dict(rotation_p=1.0)}
+
+
+def single_op_pipeline(group: str, size: int, base: str = "mocov2", **overrides) -> AugmentPipeline:
+    """The ``base`` recipe at output ``size`` with only op group ``group`` active, applied to
+    every sample (probability 1) with the recipe's strength; ``"all"`` is the recipe unchanged.
+
+    Groups: crop (random resized crop), flip, color (jitter), grayscale, blur, solarize,
+    rotation (k uniform in 0..3, so a quarter of the views are unrotated). Overrides are
+    `AugmentConfig` fields applied last.
+    """
+    if group == "all":
+        return recipe(base, size, **overrides)
+    if group not in OP_GROUPS:
+        raise ValueError(f"group: unknown op group {group!r}; known: {[*OP_GROUPS, 'all']}")
+    settings = {}
+    for other in OP_GROUPS:
+        settings.update(_ON[other] if other == group else _OFF[other])
+    return recipe(base, size, **{**settings, **overrides})
+
+
+def _derangement(n: int, generator: torch.Generator) -> Tensor:
+    """A random permutation with no fixed point (n >= 2): each i is paired with someone else."""
+    order = torch.randperm(n, generator=generator)
+    out = torch.empty(n, dtype=torch.long)
+    out[order] = order.roll(-1)
+    return out
+
+
+def _pair_statistics(clean: Tensor, moved: Tensor, negatives: Tensor, temperature: float,
+                     chunk: int) -> tuple[Tensor, Tensor, Tensor]:
+    """Per-sample positive cosine, negative cosine and InfoNCE loss (each (N,)).
+
+    InfoNCE classifies t(x_i) against the clean x_j of its own chunk of ``chunk`` samples, so
+    its chance level is log(chunk) -- comparable only at equal chunk sizes.
+    """
+    a, b = F.normalize(clean, dim=1), F.normalize(moved, dim=1)
+    positive = (a * b).sum(dim=1)
+    negative = (a * b[negatives]).sum(dim=1)
+    losses = []
+    for start in range(0, a.shape[0], chunk):
+        logits = b[start:start + chunk] @ a[start:start + chunk].T / temperature
+        target = torch.arange(logits.shape[0], device=logits.device)
+        losses.append(F.cross_entropy(logits, target, reduction="none"))
+    return positive, negative, torch.cat(losses)
+
+
+def block_sensitivity(
+    backbone: nn.Module,
+    images: Tensor,
+    groups=(*OP_GROUPS, "all"),
+    base: str = "mocov2",
+    temperature: float = 0.2,
+    batch_size: int = 256,
+    seed: int = 0,
+    model: str = "model",
+    eval_transform=None,
+) -> pd.DataFrame:
+    """CASSLE's per-block sensitivity of a frozen backbone to each augmentation op group.
+
+    Args:
+        backbone: a `ssl_lib.backbones.Backbone` (needs ``forward_stages``), used in eval mode.
+        images: (N, 3, S, S) clean float images in [0, 1] (or uint8), N >= 2.
+        groups: op groups of `single_op_pipeline` (and "all" for the whole recipe).
+        base: the recipe whose op strengths are used.
+        temperature: InfoNCE temperature (CASSLE: 0.2).
+        batch_size: images per forward pass and the InfoNCE batch (its chance level is
+            log(batch_size)).
+        seed: seeds the augmentations and the negative pairing.
+    Returns:
+        A tidy DataFrame, one row per (op group, block): model, transform, block, positive
+        (mean cos(f(x), f(t x))), negative (mean cos(f(x_i), f(t x_j)), j != i), infonce
+        (mean loss), n_images.
+    """
+    images = as_float_images(images)
+    n, size = images.shape[0], images.shape[-1]
+    if n < 2:
+        raise ValueError(f"images needs at least 2 samples for negatives, got {n}")
+    if images.shape[-2] != size:
+        raise ValueError(f"images must be square, got {tuple(images.shape[-2:])}")
+    if temperature <= 0:
+        raise ValueError(f"temperature must be > 0, got {temperature}")
+    device = module_device(backbone)
+    images = images.to(device)
+    features = lambda x: extract_features(backbone, x, batch_size=batch_size, transform=eval_transform, stages=True)
+    clean = features(images)
+    rows = []
+    for index, group in enumerate(groups):
+        pipeline = single_op_pipeline(group, size, base)
+        generator = torch.Generator(device=device).manual_seed(seed * 1000 + index)
+        views, _ = pipeline(images, generator=generator)
+        moved = features(views)
+        negatives = _derangement(n, torch.Generator().manual_seed(seed * 1000 + index)).to(device)
+        for block in clean:
+            pos, neg, nce = _pair_statistics(clean[block], moved[block], negatives, temperature, batch_size)
+            rows.append(dict(model=model, transform=group, block=block, positive=float(pos.mean()),
+                             negative=float(neg.mean()), infonce=float(nce.mean()), n_images=n))
+    return pd.DataFrame(rows)
+
+
+def augmentation_probe(
+    backbone: nn.Module,
+    images: Tensor,
+    pipeline: AugmentPipeline | None = None,
+    keys=DEFAULT_DESCRIPTOR_KEYS,
+    stages: bool = True,
+    split=(0.5, 0.25),
+    l2_grid=None,
+    batch_size: int = 256,
+    seed: int = 0,
+    model: str = "model",
+    eval_transform=None,
+) -> pd.DataFrame:
+    """How well frozen features of augmented views predict the augmentation (ridge R^2).
+
+    One view per image is drawn with ``pipeline`` (default ``recipe("mocov2", size)``); its
+    descriptor ``params.descriptor(keys)`` is regressed on the view's features with
+    `ssl_lib.evaluate.ridge_probe` (L2 weight chosen on a validation part, scored on a
+    held-out test part).
+
+    Args:
+        images: (N, 3, S, S) float images in [0, 1] (or uint8), N >= 8.
+        keys: descriptor keys (`ssl_lib.augment.DESCRIPTOR_WIDTHS`).
+        stages: probe every block of ``forward_stages``; False probes the final features only
+            (block "features").
+        split: train and validation fractions; the rest is the test part.
+    Returns:
+        A tidy DataFrame, one row per (block, key) plus a key "all" (mean over every
+        non-constant descriptor column): model, block, key, r2, l2. A key whose columns are
+        constant on the test part (e.g. an op the pipeline never applies) has r2 NaN.
+    """
+    images = as_float_images(images)
+    keys = validate_descriptor_keys(keys)
+    n = images.shape[0]
+    n_train, n_val = int(split[0] * n), int(split[1] * n)
+    if min(n_train, n_val, n - n_train - n_val) < 2:
+        raise ValueError(f"split {split} of {n} images leaves a part with fewer than 2 samples")
+    device = module_device(backbone)
+    images = images.to(device)
+    pipeline = recipe("mocov2", images.shape[-1]) if pipeline is None else pipeline
+    views, params = pipeline(images, generator=torch.Generator(device=device).manual_seed(seed))
+    target = params.descriptor(keys).to(device)
+    feats = extract_features(backbone, views, batch_size=batch_size, transform=eval_transform, stages=stages)
+    feats = feats if stages else {"features": feats}
+
+    order = torch.randperm(n, generator=torch.Generator().manual_seed(seed)).to(device)
+    parts = order[:n_train], order[n_train:n_train + n_val], order[n_train + n_val:]
+    columns, start = {}, 0
+    for key in keys:
+        columns[key] = slice(start, start + DESCRIPTOR_WIDTHS[key])
+        start += DESCRIPTOR_WIDTHS[key]
+    rows = []
+    for block, x in feats.items():
+        result = ridge_probe(*(t for p in parts for t in (x[p], target[p])), l2_grid=l2_grid)
+        per_output = torch.tensor(result.r2_per_output)
+        for key, cols in [*columns.items(), ("all", slice(None))]:
+            values = per_output[cols]
+            r2 = float(values.nanmean()) if (~values.isnan()).any() else math.nan
+            rows.append(dict(model=model, block=block, key=key, r2=r2, l2=result.l2))
+    return pd.DataFrame(rows)
