@@ -214,7 +214,8 @@ def vicreg(
 ) -> Tensor:
     """VICReg: variance-invariance-covariance regularisation, as in the official code.
 
-    With x = z1, y = z2 of shape (N, D), x_c = x - mean_n x (centred per dimension):
+    With x = z1, y = z2 of shape (N, D) (N = B, or the gathered G * B) and x_c = x - mean_n x
+    (centred per dimension):
 
         inv  = (1 / (B D)) * sum_{n, i} (z1[n, i] - z2[n, i])^2            (F.mse_loss)
         std_x[i] = sqrt(Var_n x[:, i] + 1e-4),  Var unbiased (divides by N - 1)
