@@ -1,0 +1,46 @@
+"""Feature fusion: layout, modes and errors."""
+
+import pytest
+import torch
+from torch import nn
+
+from ssl_lib.evaluate import extract_features
+from ssl_lib.fusion import extract_fused_features, fuse_features
+
+
+def test_concat_keeps_each_models_block_in_order():
+    a, b = torch.randn(5, 3), torch.randn(5, 2)
+    fused = fuse_features([a, b])
+    assert fused.shape == (5, 5)
+    assert torch.equal(fused[:, :3], a) and torch.equal(fused[:, 3:], b)
+
+
+def test_mean_and_l2_normalisation():
+    a, b = torch.randn(4, 3), torch.randn(4, 3) * 100
+    torch.testing.assert_close(fuse_features([a, b], mode="mean"), (a + b) / 2)
+    normed = fuse_features([a, b], mode="concat", l2_normalize=True)
+    torch.testing.assert_close(normed[:, :3].norm(dim=1), torch.ones(4))
+    torch.testing.assert_close(normed[:, 3:].norm(dim=1), torch.ones(4))
+
+
+def test_fusion_errors():
+    with pytest.raises(ValueError, match="mode"):
+        fuse_features([torch.ones(2, 2)], mode="max")
+    with pytest.raises(ValueError, match="equal widths"):
+        fuse_features([torch.ones(2, 2), torch.ones(2, 3)], mode="mean")
+    with pytest.raises(ValueError, match="same images"):
+        fuse_features([torch.ones(2, 2), torch.ones(3, 2)])
+    with pytest.raises(ValueError, match="features"):
+        fuse_features([])
+    with pytest.raises(ValueError, match=r"features\[1\]"):
+        fuse_features([torch.ones(2, 2), torch.ones(2)])
+
+
+def test_extract_fused_features_concatenates_each_backbone():
+    torch.manual_seed(0)
+    nets = [nn.Sequential(nn.Conv2d(3, 4, 3), nn.AdaptiveAvgPool2d(1), nn.Flatten()),
+            nn.Sequential(nn.Conv2d(3, 2, 1), nn.AdaptiveAvgPool2d(1), nn.Flatten())]
+    images = torch.rand(6, 3, 8, 8)
+    fused = extract_fused_features(nets, images, batch_size=4)
+    expected = torch.cat([extract_features(n, images) for n in nets], dim=1)
+    torch.testing.assert_close(fused, expected)
