@@ -298,7 +298,7 @@ def linear_probe(
     for xn, yn, y in (("train_x", "train_y", train_y), ("val_x", "val_y", val_y), ("test_x", "test_y", test_y)):
         _check_pair(splits[xn], y, xn, yn)
     if num_classes is None:
-        num_classes = 1 + int(max(train_y.max(), val_y.max(), test_y.max()))
+        num_classes = 1 + max(int(y.max()) for y in (train_y, val_y, test_y))
     device = train_x.device if device is None else torch.device(device)
     ys = [_check_labels(y, n, num_classes).to(device) for y, n in
           ((train_y, "train_y"), (val_y, "val_y"), (test_y, "test_y"))]

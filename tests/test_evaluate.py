@@ -7,7 +7,6 @@ import pytest
 import torch
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.metrics import balanced_accuracy_score, r2_score as sk_r2
-from torch import nn
 
 from ssl_lib.backbones import make_backbone
 from ssl_lib.evaluate import (

@@ -18,7 +18,8 @@ class PooledStats(nn.Module):
     """Two 'blocks' of pixel-permutation-invariant statistics (flip and quarter-turn invariant)."""
 
     def forward_stages(self, x):
-        return {"means": x.mean(dim=(2, 3)), "moments": torch.cat([x.pow(2).mean(dim=(2, 3)), x.pow(3).mean(dim=(2, 3))], 1)}
+        moments = torch.cat([x.pow(2).mean(dim=(2, 3)), x.pow(3).mean(dim=(2, 3))], dim=1)
+        return {"means": x.mean(dim=(2, 3)), "moments": moments}
 
     def forward(self, x):
         return self.forward_stages(x)["moments"]
