@@ -19,6 +19,7 @@ def _atomic_write(path, write) -> Path:
             write(handle)
             handle.flush()
             os.fsync(handle.fileno())
+        os.chmod(tmp, 0o644)  # mkstemp makes 0600; results are meant to be shared
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -29,6 +30,11 @@ def _atomic_write(path, write) -> Path:
 def atomic_torch_save(obj, path) -> Path:
     """torch.save `obj` to `path` via a temporary file in the same folder and a rename."""
     return _atomic_write(path, lambda handle: torch.save(obj, handle))
+
+
+def atomic_write_text(text: str, path) -> Path:
+    """Write `text` (UTF-8) to `path` atomically."""
+    return _atomic_write(path, lambda handle: handle.write(text.encode()))
 
 
 def atomic_write_json(obj, path) -> Path:

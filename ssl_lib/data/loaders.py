@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, DistributedSampler
 
 from ._checks import check_device, check_dtype, check_positive_int
 
@@ -133,6 +133,11 @@ class _DeviceBatches:
     def __len__(self) -> int:
         return len(self.loader)
 
+    def set_epoch(self, epoch: int) -> None:
+        """Reshuffle a DistributedSampler for `epoch` (every rank must call it with the same value)."""
+        if isinstance(self.loader.sampler, DistributedSampler):
+            self.loader.sampler.set_epoch(epoch)
+
     def __iter__(self):
         for images, labels in self.loader:
             images = images.to(self.device, non_blocking=True)
@@ -141,7 +146,7 @@ class _DeviceBatches:
 
 
 def make_loader(dataset, batch_size: int, shuffle: bool = True, drop_last: bool = False, num_workers: int = 0,
-                seed: int = 0, device="cpu", dtype=torch.uint8):
+                seed: int = 0, device="cpu", dtype=torch.uint8, distributed: bool = False):
     """Batches of a map-style dataset through ``torch.utils.data.DataLoader``.
 
     Args:
@@ -150,6 +155,8 @@ def make_loader(dataset, batch_size: int, shuffle: bool = True, drop_last: bool 
         seed: seeds the shuffling generator (reproducible epochs).
         device: where batches are delivered; pinned host memory is used when it is CUDA.
         dtype: ``torch.uint8`` or ``torch.float32`` output images.
+        distributed: shard the dataset over the torch.distributed processes with a
+            ``DistributedSampler`` (``batch_size`` is then per process; call ``set_epoch``).
     Returns:
         An iterable with ``len()`` yielding ``(images (B, 3, H, W), labels (B,) int64)`` on
         ``device``, the same contract as :class:`DeviceLoader`.
@@ -158,10 +165,12 @@ def make_loader(dataset, batch_size: int, shuffle: bool = True, drop_last: bool 
     if isinstance(num_workers, bool) or not isinstance(num_workers, int) or num_workers < 0:
         raise ValueError(f"num_workers must be a non-negative integer, got {num_workers!r}")
     device = check_device(device)
+    sampler = DistributedSampler(dataset, shuffle=shuffle, seed=seed, drop_last=drop_last) if distributed else None
     loader = DataLoader(
         dataset,
         batch_size=batch_size,
-        shuffle=shuffle,
+        shuffle=shuffle and sampler is None,
+        sampler=sampler,
         drop_last=drop_last,
         num_workers=num_workers,
         collate_fn=collate_images,

@@ -1,0 +1,129 @@
+"""The pretraining engine end to end on tiny synthetic runs (CPU)."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from ssl_lib.config import TrainConfig
+from ssl_lib.pretrain import config_from_args, main
+from ssl_lib.train import TrainingDiverged, load_backbone, train
+
+TINY = dict(n_train=96, n_val=32, batch_size=32, epochs=2, backbone_width=8, proj_hidden=32, proj_dim=16,
+            pred_hidden=16, queue_size=64, knn_k=5, warmup_epochs=0.5, progress=False)
+
+
+def tiny(tmp_path, **changes) -> TrainConfig:
+    return TrainConfig(**{**TINY, "output_dir": str(tmp_path / "run"), **changes}).validate()
+
+
+@pytest.mark.parametrize("method, recipe", [("simclr", "simclr"), ("byol", "byol"), ("mocov2", "mocov2")])
+def test_a_run_writes_metrics_checkpoint_and_backbone(tmp_path, method, recipe):
+    cfg = tiny(tmp_path, method=method, recipe=recipe)
+    last = train(cfg)
+    run = tmp_path / "run"
+    lines = [json.loads(l) for l in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [l["epoch"] for l in lines] == [1, 2] and lines[-1] == last
+    assert all(0 <= l["knn_top1"] <= 1 and l["loss"] > 0 for l in lines)
+    assert sorted(p.name for p in run.iterdir()) == ["backbone.pt", "checkpoint.pt", "config.json", "metrics.jsonl"]
+    backbone = load_backbone(run)
+    assert backbone(torch.rand(2, 3, 32, 32)).shape == (2, backbone.feature_dim)
+
+
+def test_resume_equals_an_uninterrupted_run(tmp_path):
+    full = tiny(tmp_path / "a", method="byol", recipe="byol", epochs=3)
+    train(full)
+    part = tiny(tmp_path / "b", method="byol", recipe="byol", epochs=3)
+    with pytest.raises(KeyboardInterrupt):
+        _interrupt_after_epochs(part, 2)
+    train(part, resume=True)
+    a = torch.load(tmp_path / "a/run/checkpoint.pt", weights_only=True)
+    b = torch.load(tmp_path / "b/run/checkpoint.pt", weights_only=True)
+    for key, value in a["model"].items():
+        assert torch.equal(value, b["model"][key]), key
+    metrics = lambda d: [json.loads(l)["loss"] for l in (d / "run/metrics.jsonl").read_text().splitlines()]
+    assert metrics(tmp_path / "a") == metrics(tmp_path / "b")
+
+
+def _interrupt_after_epochs(cfg, epochs):
+    """Run `cfg` and stop it (as Ctrl-C would) once `epochs` checkpoints exist."""
+    import ssl_lib.train as engine
+
+    original, count = engine.knn_monitor, [0]
+
+    def knn_then_maybe_stop(*args):
+        count[0] += 1
+        if count[0] > epochs:
+            raise KeyboardInterrupt
+        return original(*args)
+
+    engine.knn_monitor = knn_then_maybe_stop
+    try:
+        train(cfg)
+    finally:
+        engine.knn_monitor = original
+
+
+def test_resume_refuses_a_different_config(tmp_path):
+    train(tiny(tmp_path, epochs=1))
+    with pytest.raises(ValueError, match=r"config fields \['base_lr'\] differ"):
+        train(tiny(tmp_path, epochs=1, base_lr=1.0), resume=True)
+
+
+def test_nan_loss_stops_with_a_clear_error_and_keeps_the_last_checkpoint(tmp_path, monkeypatch):
+    cfg = tiny(tmp_path, epochs=3)
+    import ssl_lib.methods as methods
+
+    original, calls = methods.SimCLR.forward, [0]
+
+    def forward(self, *args):
+        out = original(self, *args)
+        calls[0] += 1
+        if calls[0] > 4:  # epoch 2 of 3 steps per epoch
+            out["loss"] = out["loss"] * float("nan")
+        return out
+
+    monkeypatch.setattr(methods.SimCLR, "forward", forward)
+    with pytest.raises(TrainingDiverged, match="loss is nan at epoch 2"):
+        train(cfg)
+    state = torch.load(tmp_path / "run/checkpoint.pt", weights_only=True)
+    assert state["epoch"] == 1
+    assert not (tmp_path / "run/backbone.pt").exists()
+
+
+@pytest.mark.parametrize("changes, field", [
+    (dict(method="swav"), "method"), (dict(epochs=0), "epochs"), (dict(batch_size=-1), "batch_size"),
+    (dict(recipe="strong"), "recipe"), (dict(dataset="cifar10"), "data_root"), (dict(image_size=48), "image_size"),
+    (dict(warmup_epochs=5, epochs=2), "warmup_epochs"), (dict(momentum_tau=1.5), "momentum_tau"),
+])
+def test_invalid_configs_fail_before_training_naming_the_field(tmp_path, changes, field):
+    with pytest.raises(ValueError, match=field):
+        train(TrainConfig(**{**TINY, "output_dir": str(tmp_path / "run"), **changes}))
+    assert not (tmp_path / "run").exists()
+
+
+def test_cli_flags_map_to_config_fields(tmp_path, capsys):
+    cfg, resume = config_from_args(["--method", "byol", "--epochs", "3", "--proj-hidden", "64", "--no-progress",
+                                    "--resume"])
+    assert (cfg.method, cfg.epochs, cfg.proj_hidden, cfg.progress, resume) == ("byol", 3, 64, False, True)
+    (tmp_path / "c.json").write_text(json.dumps({"method": "vicreg", "epochs": 7}))
+    cfg, _ = config_from_args(["--config", str(tmp_path / "c.json"), "--epochs", "2"])
+    assert (cfg.method, cfg.epochs) == ("vicreg", 2)
+    assert main(["--method", "swav"]) == 2
+    assert "TrainConfig.method='swav'" in capsys.readouterr().err
+
+
+def test_torchrun_two_cpu_processes(tmp_path):
+    """The DDP path end to end: torchrun, gloo, sharded global batches, gathered SimCLR negatives."""
+    out = tmp_path / "ddp"
+    flags = [f"--{k.replace('_', '-')}={v}" for k, v in TINY.items() if k != "progress"]
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+           "-m", "ssl_lib.pretrain", *flags, "--epochs=1", "--no-progress", f"--output-dir={out}"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=240, env=env)
+    assert result.returncode == 0, result.stderr[-3000:]
+    line = json.loads((out / "metrics.jsonl").read_text())
+    assert line["step"] == 3 and line["loss"] > 0
