@@ -1,0 +1,211 @@
+"""Profiles: every size of a reproduction (data, model, epochs, seeds, evaluation) in one place.
+
+A notebook takes ``profile`` as its papermill parameter and reads everything else from
+``resolve(profile, **overrides)``, so the same notebook is a 30-second smoke test, a CPU
+reproduction on the synthetic data or a paper-scale GPU run.
+
+    P = resolve("cpu", seeds=[0], epochs=2)        # overrides: see OVERRIDES
+    cfg = P.train_config(method="mocov2", recipe="spatial", seed=0)   # a validated TrainConfig
+    run_dir = get_or_train(cfg, P.runs_root)       # ssl_lib.runs
+
+Time plan of the ``cpu`` profile (2 CPU cores, default small_cnn at 32 px; the training
+benchmark measured ~400-500 views/s at width 32, a 4096-image epoch = 8192 views ~ 18 s):
+
+* budget: 30 min for all 8 notebooks; ~5 min of it is kernels, evaluation and plots, leaving
+  ~25 min = 1500 s for about 20 pretraining runs, i.e. ~75 s (~32k views) per run:
+  n_train 4096 x 4 epochs.  Runs are shared between notebooks (same config = same folder):
+  notebook 03's MoCo v2 run is notebook 02's Default model.
+* 01 augmentations: no training (~20 s).
+* 02 invariance: 3 recipes (Default, Spatial, Appearance) x 2 seeds = 6 runs (~8 min).
+* 03 methods: 6 methods x seed 0, one reused from 02 = 5 runs (~6 min).
+* 04-06 AugSelf / CASSLE / feature augmentation: ~3 runs each (~10 min together).
+* 07-08 sensitivity, fusion, transfer: reuse earlier runs, evaluation only (~2 min).
+
+The ``smoke`` profile keeps every code path but shrinks everything (width 8, 512 images,
+1 epoch) so that all notebooks together run in a few minutes inside ``make test``; its
+numbers are not meant to show the papers' effects.  ``gpu`` is the paper-scale setting
+(STL-10 at 96 px, ResNet-18, 200 epochs, as AugSelf's STL-10 setup in REFERENCE.md 2).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ssl_lib.config import TrainConfig
+
+
+def project_root() -> Path:
+    """The repository root (where pyproject.toml lives) for an editable install, else the cwd.
+
+    Relative output paths are anchored here, so a notebook run from ``notebooks/`` (JupyterLab)
+    and one run by the runner from the root write to the same ``runs/`` and ``outputs/``.
+    """
+    root = Path(__file__).resolve().parents[1]
+    return root if (root / "pyproject.toml").is_file() else Path.cwd()
+
+
+@dataclass(frozen=True)
+class EvalSizes:
+    """Sizes of every evaluation, so that a profile scales them all together.
+
+    probe_train / probe_test: labelled images for linear probes and kNN (synthetic splits).
+    invariance_images: clean images per `measure_invariance` call; grid_points: values per
+    transform grid (at most; the paper uses 256, `default_grids` 8-16).
+    groups / group_views / reference: `real_world_invariance` groups, renderings per group and
+    clean images for its whitening.  few_shot_episodes: N-way K-shot episodes.
+    explorer_size: side of the photographs shown in notebook 01.
+    """
+
+    probe_train: int
+    probe_test: int
+    invariance_images: int
+    grid_points: int
+    groups: int
+    group_views: int
+    reference: int
+    few_shot_episodes: int
+    explorer_size: int = 96
+
+
+@dataclass(frozen=True)
+class Profile:
+    """One size of the reproduction.
+
+    train: TrainConfig fields every run of the profile shares (notebooks add method, recipe,
+    seed and the method's own settings with `train_config`).  seeds: the repetitions of each
+    experiment.  runs_root: where pretraining runs live (one folder per config, reused across
+    notebooks); output: where notebooks, results and the HTML report go.
+    """
+
+    name: str
+    description: str
+    train: dict
+    seeds: tuple[int, ...]
+    eval: EvalSizes
+    device: str = "auto"
+    runs_root: str = ""
+    output: str = ""
+    budget_minutes: float | None = None  # the target wall time of all notebooks, for the report
+    extra: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        root = project_root()
+        runs = Path(self.runs_root or f"runs/{self.name}")
+        out = Path(self.output or f"outputs/{self.name}")
+        object.__setattr__(self, "runs_root", str(runs if runs.is_absolute() else root / runs))
+        object.__setattr__(self, "output", str(out if out.is_absolute() else root / out))
+        object.__setattr__(self, "seeds", tuple(int(s) for s in self.seeds))
+        if not self.seeds:
+            raise ValueError(f"profile {self.name!r}: seeds must name at least one seed")
+        self.train_config()  # fail at resolve time, not in the middle of a notebook
+
+    @property
+    def image_size(self) -> int:
+        return self.train_config().image_size
+
+    @property
+    def dataset(self) -> str:
+        return self.train_config().dataset
+
+    def train_config(self, **changes) -> TrainConfig:
+        """A validated TrainConfig: the profile's settings, its device, then `changes`.
+
+        `output_dir` is left to `ssl_lib.runs.get_or_train`, which names the run folder after
+        the config.  Unknown field names raise TypeError naming them.
+        """
+        return TrainConfig().replace(**{"device": self.device, **self.train, **changes})
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+# Settings shared by all CPU-sized profiles: the synthetic data at 32 px, no worker processes
+# (the data already lives in memory as a tensor), kNN monitor every epoch.
+_SYNTHETIC = dict(dataset="synthetic", image_size=32, num_workers=0, backbone="small_cnn")
+
+PROFILES: dict[str, Profile] = {}
+
+
+def _register(profile: Profile) -> Profile:
+    PROFILES[profile.name] = profile
+    return profile
+
+
+_register(Profile(
+    name="smoke",
+    description="Every code path, tiny sizes: all notebooks in a few minutes (tests). Numbers are meaningless.",
+    train=dict(_SYNTHETIC, backbone_width=8, n_train=512, n_val=256, epochs=1, batch_size=128,
+               warmup_epochs=0.0, proj_hidden=64, proj_dim=32, pred_hidden=32, queue_size=512,
+               progress=False),
+    seeds=(0,),
+    eval=EvalSizes(probe_train=512, probe_test=256, invariance_images=64, grid_points=3, groups=8,
+                   group_views=4, reference=128, few_shot_episodes=20, explorer_size=64),
+    device="cpu",
+    budget_minutes=5,
+))
+
+_register(Profile(
+    name="cpu",
+    description="The default: synthetic data, small CNN, 2 CPU cores, all notebooks in ~30 minutes.",
+    train=dict(_SYNTHETIC, backbone_width=32, n_train=4096, n_val=1024, epochs=4, batch_size=256,
+               warmup_epochs=0.5, proj_hidden=512, proj_dim=128, pred_hidden=128, queue_size=4096,
+               progress=True),
+    seeds=(0, 1),
+    eval=EvalSizes(probe_train=4096, probe_test=2048, invariance_images=512, grid_points=8, groups=64,
+                   group_views=8, reference=1024, few_shot_episodes=500, explorer_size=96),
+    device="cpu",
+    budget_minutes=30,
+))
+
+_register(Profile(
+    name="gpu",
+    description="Paper scale: STL-10 (train+unlabeled) at 96 px, ResNet-18, 200 epochs, one GPU.",
+    train=dict(dataset="stl10", data_root="data", image_size=96, backbone="resnet18", cifar_stem=True,
+               n_val=5000, epochs=200, batch_size=256, warmup_epochs=10.0, num_workers=8, progress=True),
+    seeds=(0, 1, 2),
+    eval=EvalSizes(probe_train=5000, probe_test=8000, invariance_images=1000, grid_points=16, groups=100,
+                   group_views=12, reference=2000, few_shot_episodes=2000, explorer_size=96),
+    device="cuda",
+    budget_minutes=None,
+))
+
+# What a notebook (or `make reproduce`) may override, and the profile field each one changes.
+OVERRIDES = ("seeds", "device", "dataset", "data_root", "epochs", "output", "runs_root")
+
+
+def get_profile(name: str) -> Profile:
+    """The registered profile `name`; ValueError naming it and the known profiles otherwise."""
+    if not isinstance(name, str) or name not in PROFILES:
+        raise ValueError(f"unknown profile {name!r}; known profiles: {sorted(PROFILES)}")
+    return PROFILES[name]
+
+
+def resolve(profile: str | Profile, **overrides) -> Profile:
+    """The profile with the given overrides applied; None values keep the profile's setting.
+
+    Overrides (notebook parameters): seeds (int or list of ints), device, dataset, data_root,
+    epochs, output (folder of results and the report), runs_root (folder of pretraining runs).
+    Raises ValueError naming unknown override keys or an unknown profile, and the TrainConfig
+    field at fault if an override makes the training settings invalid.
+    """
+    unknown = sorted(set(overrides) - set(OVERRIDES))
+    if unknown:
+        raise ValueError(f"unknown profile override(s) {unknown}; allowed: {list(OVERRIDES)}")
+    base = profile if isinstance(profile, Profile) else get_profile(profile)
+    given = {k: v for k, v in overrides.items() if v is not None}
+    changes, train = {}, dict(base.train)
+    if "seeds" in given:
+        seeds = given["seeds"]
+        changes["seeds"] = (seeds,) if isinstance(seeds, int) else tuple(seeds)
+    for key in ("device", "output", "runs_root"):
+        if key in given:
+            changes[key] = str(given[key])
+    for key in ("dataset", "data_root", "epochs"):
+        if key in given:
+            train[key] = given[key]
+    if "epochs" in given and train.get("warmup_epochs", 0) > given["epochs"]:
+        train["warmup_epochs"] = float(given["epochs"]) / 2  # keep the warm-up inside the shorter run
+    changes["train"] = train
+    return dataclasses.replace(base, **changes)

@@ -1,0 +1,375 @@
+"""Run the notebooks of a profile end to end: executed notebooks, an HTML report, results.json.
+
+    python -m ssl_lib.reproduce --profile cpu --output outputs/cpu [--notebooks 01,02]
+    make reproduce PROFILE=smoke                      # the same, through make
+
+Each notebook is executed by papermill with the parameters ``profile``, ``output`` and
+``runs_root`` (plus any override: seeds, device, dataset, data_root, epochs).  Inside, the
+notebook records its key numbers with ``record = recorder(P, "02_invariance")`` and
+``record("name", value)``, which writes ``<output>/results/<notebook>.json`` atomically; the
+runner merges them into ``<output>/results.json``.  Layout of ``<output>``::
+
+    notebooks/<name>.ipynb   executed notebooks (with outputs)
+    html/<name>.html         the same, converted; html/index.html links them
+    results/<name>.json      what each notebook recorded
+    results.json             all of it, with the profile, timings and status per notebook
+
+A failing cell stops the run with `NotebookFailed`, whose message names the notebook, the cell
+and the exception; the command line prints it and exits with status 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import html
+import json
+import math
+import sys
+import time
+from pathlib import Path
+
+from ssl_lib.io import atomic_write_json, atomic_write_text
+from ssl_lib.profiles import OVERRIDES, PROFILES, Profile, project_root, resolve
+
+NOTEBOOK_DIR = project_root() / "notebooks"
+KERNEL_NAME = "ssl-lib"
+RESULTS = "results.json"
+
+
+class NotebookFailed(RuntimeError):
+    """A notebook raised in one of its cells. Attributes name where and what."""
+
+    def __init__(self, notebook: str, cell_index: int | None, exec_count, ename: str, evalue: str, path: Path):
+        self.notebook, self.cell_index, self.exec_count = notebook, cell_index, exec_count
+        self.ename, self.evalue, self.path = ename, evalue, path
+        where = f"cell {cell_index}" if cell_index is not None else "an unknown cell"
+        if exec_count is not None:
+            where += f" (In [{exec_count}])"
+        super().__init__(f"notebook {notebook} failed in {where}: {ename}: {evalue}\n"
+                         f"  the executed notebook, with the traceback, is {path}")
+
+
+# -- recording results from inside a notebook -----------------------------------------------
+
+
+def to_jsonable(value):
+    """Plain JSON types from numbers, numpy / torch scalars and arrays, pandas objects, dicts.
+
+    Non-finite floats become None (JSON has no NaN); tuples become lists; dict keys strings.
+    """
+    if isinstance(value, dict):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set)):
+        return [to_jsonable(v) for v in value]
+    if hasattr(value, "to_dict") and hasattr(value, "columns"):  # a pandas DataFrame: its rows
+        return to_jsonable(value.to_dict(orient="records"))
+    if hasattr(value, "to_dict"):  # a pandas Series
+        return to_jsonable(value.to_dict())
+    if hasattr(value, "tolist"):  # numpy arrays / scalars, torch tensors
+        return to_jsonable(value.tolist())
+    if isinstance(value, bool) or value is None or isinstance(value, (int, str)):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"cannot record a {type(value).__name__} as JSON: {value!r}")
+
+
+def results_path(output, notebook: str) -> Path:
+    return Path(output) / "results" / f"{notebook}.json"
+
+
+def record(name: str, value, *, output, notebook: str) -> dict:
+    """Store ``value`` under ``name`` in ``<output>/results/<notebook>.json`` (atomically,
+    merged with what the notebook recorded before); returns the notebook's results so far."""
+    path = results_path(output, notebook)
+    current = json.loads(path.read_text()) if path.is_file() else {}
+    current[str(name)] = to_jsonable(value)
+    atomic_write_json(current, path)
+    return current
+
+
+def recorder(profile: Profile | str, notebook: str):
+    """``record(name, value)`` bound to a notebook and a profile's (or a folder's) output."""
+    output = profile.output if isinstance(profile, Profile) else profile
+
+    def record_value(name: str, value) -> dict:
+        return record(name, value, output=output, notebook=notebook)
+
+    record_value.__doc__ = f"Record a key number of {notebook} into {results_path(output, notebook)}."
+    return record_value
+
+
+# -- finding and checking notebooks ---------------------------------------------------------
+
+
+def list_notebooks(selection=None, folder=None) -> list[Path]:
+    """The numbered notebooks (``NN_name.ipynb``) in run order, optionally a selection.
+
+    selection: None (all), or names / numbers: "01,02", ["02_invariance"], "1".  Unknown
+    entries raise ValueError naming them and the available notebooks.
+    """
+    folder = Path(folder) if folder is not None else NOTEBOOK_DIR
+    found = sorted(p for p in folder.glob("[0-9][0-9]_*.ipynb"))
+    if selection is None:
+        return found
+    wanted = [s.strip() for s in (selection.split(",") if isinstance(selection, str) else selection) if str(s).strip()]
+    chosen = []
+    for item in wanted:
+        item = str(item).removesuffix(".ipynb")
+        matches = [p for p in found if p.stem == item or p.stem.split("_")[0] == item.zfill(2)]
+        if not matches:
+            raise ValueError(f"unknown notebook {item!r}; available: {[p.stem for p in found]}")
+        chosen += [m for m in matches if m not in chosen]
+    return chosen
+
+
+def notebook_parameters(path) -> list[str]:
+    """Names declared in the notebook's cell tagged ``parameters`` (ValueError if it has none)."""
+    import nbformat
+
+    nb = nbformat.read(str(path), as_version=4)
+    cells = [c for c in nb.cells if "parameters" in c.get("metadata", {}).get("tags", [])]
+    if not cells:
+        raise ValueError(f"notebook {Path(path).stem} has no cell tagged 'parameters'")
+    import papermill
+
+    return list(papermill.inspect_notebook(str(path)))
+
+
+def check_parameters(path, parameters: dict) -> None:
+    """ValueError naming parameters the notebook does not declare (papermill only warns)."""
+    declared = notebook_parameters(path)
+    unknown = sorted(set(parameters) - set(declared))
+    if unknown:
+        raise ValueError(f"unknown parameter(s) {unknown} for notebook {Path(path).stem}; "
+                         f"it declares {declared}")
+
+
+# -- the kernel ------------------------------------------------------------------------------
+
+
+def ensure_kernel(name: str = KERNEL_NAME) -> str:
+    """Install (once) a Jupyter kernel ``name`` running this Python, inside this environment.
+
+    papermill starts the kernel the notebook names; a kernelspec pointing at this interpreter
+    (``sys.prefix``, not the user's home) makes a fresh clone's ``.venv`` work without a
+    global Jupyter setup. Returns the kernel name.
+    """
+    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+
+    try:
+        spec = KernelSpecManager().get_kernel_spec(name)
+        if spec.argv and Path(spec.argv[0]).resolve() == Path(sys.executable).resolve():
+            return name
+    except NoSuchKernel:
+        pass
+    from ipykernel.kernelspec import install
+
+    install(kernel_name=name, display_name=f"Python ({name})", prefix=sys.prefix)
+    return name
+
+
+# -- running ---------------------------------------------------------------------------------
+
+
+def run_notebook(path, output_dir, parameters: dict, kernel_name: str | None = None,
+                 progress: bool = True, cwd=None) -> dict:
+    """Execute one notebook with papermill into ``<output_dir>/notebooks/<name>.ipynb``.
+
+    Raises ValueError for undeclared parameters (before starting a kernel) and NotebookFailed
+    naming the cell when a cell raises. Returns ``{"notebook", "seconds", "path"}``.
+    """
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
+    path = Path(path)
+    check_parameters(path, parameters)
+    executed = Path(output_dir) / "notebooks" / path.name
+    executed.parent.mkdir(parents=True, exist_ok=True)
+    results_path(output_dir, path.stem).unlink(missing_ok=True)  # no stale numbers from an older run
+    start = time.perf_counter()
+    try:
+        papermill.execute_notebook(str(path), str(executed), parameters=parameters,
+                                   kernel_name=kernel_name or ensure_kernel(), progress_bar=progress,
+                                   cwd=str(cwd or path.parent))
+    except PapermillExecutionError as error:
+        raise NotebookFailed(path.stem, error.cell_index, error.exec_count, error.ename, error.evalue,
+                             executed) from None
+    return dict(notebook=path.stem, seconds=round(time.perf_counter() - start, 1), path=str(executed))
+
+
+def merge_results(output_dir, summary: dict | None = None) -> dict:
+    """``<output>/results.json``: every ``results/<notebook>.json`` under its notebook's name,
+    plus ``summary`` (profile, timings, status) under ``"run"``."""
+    folder = Path(output_dir) / "results"
+    merged = {"run": summary or {}, "notebooks": {}}
+    for path in sorted(folder.glob("*.json")):
+        merged["notebooks"][path.stem] = json.loads(path.read_text())
+    atomic_write_json(merged, Path(output_dir) / RESULTS)
+    return merged
+
+
+def reproduce(profile: str = "cpu", output=None, notebooks=None, progress: bool = True,
+              report: bool = True, notebook_dir=None, log=None, **overrides) -> dict:
+    """Run the selected notebooks of ``profile`` in order; write the report and results.json.
+
+    overrides: profile overrides passed to every notebook as parameters (see
+    `ssl_lib.profiles.OVERRIDES`; None = the profile's value). Returns the merged results.
+    Raises NotebookFailed on the first failing cell, after writing the report of what ran.
+    """
+    log = log or (lambda message: print(message, flush=True))
+    unknown = sorted(set(overrides) - set(OVERRIDES))
+    if unknown:
+        raise ValueError(f"unknown override(s) {unknown}; allowed: {list(OVERRIDES)}")
+    P = resolve(profile, output=output, **overrides)
+    paths = list_notebooks(notebooks, notebook_dir)
+    if not paths:
+        raise ValueError(f"no notebooks to run in {notebook_dir or NOTEBOOK_DIR}")
+    parameters = {"profile": P.name, "output": P.output, "runs_root": P.runs_root,
+                  **{k: v for k, v in overrides.items() if v is not None and k not in ("output", "runs_root")}}
+    if "seeds" in parameters:
+        parameters["seeds"] = list(P.seeds)
+    kernel = ensure_kernel()
+    summary = dict(profile=P.name, output=P.output, runs_root=P.runs_root, parameters=parameters,
+                   started=time.strftime("%Y-%m-%d %H:%M:%S"), notebooks=[])
+    failure = None
+    total = time.perf_counter()
+    for i, path in enumerate(paths, 1):
+        log(f"[{i}/{len(paths)}] {path.stem} (profile {P.name}) ...")
+        try:
+            entry = run_notebook(path, P.output, parameters, kernel, progress)
+            entry["status"] = "ok"
+        except NotebookFailed as error:
+            failure = error
+            entry = dict(notebook=path.stem, status="failed", error=str(error), path=str(error.path))
+        summary["notebooks"].append(entry)
+        log(f"[{i}/{len(paths)}] {path.stem}: {entry['status']}"
+                + (f" in {entry['seconds']:.0f} s" if "seconds" in entry else ""))
+        if failure:
+            break
+    summary["seconds"] = round(time.perf_counter() - total, 1)
+    merged = merge_results(P.output, summary)
+    if report:
+        index = write_report(P.output, merged)
+        log(f"report: {index}\nresults: {Path(P.output) / RESULTS}")
+    if failure:
+        raise failure
+    return merged
+
+
+# -- the HTML report -------------------------------------------------------------------------
+
+_PLOTLY_JSON = "application/vnd.plotly.v1+json"
+_WIDGET = "application/vnd.jupyter.widget-view+json"
+
+
+def _static_outputs(nb) -> None:
+    """Make outputs renderable in static HTML: plotly figures as divs drawn by a shared
+    plotly.min.js (the report works offline), widgets as a note instead of their repr."""
+    import plotly.io as pio
+
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            data = out.get("data", {})
+            if _PLOTLY_JSON in data and "text/html" not in data:
+                data["text/html"] = pio.to_html(data[_PLOTLY_JSON], include_plotlyjs=False, full_html=False)
+            elif _WIDGET in data:
+                data.pop(_WIDGET)
+                data["text/plain"] = "[interactive widget: open the notebook in JupyterLab (make lab)]"
+
+
+def notebook_to_html(executed, html_path) -> Path:
+    """Convert an executed notebook to a standalone HTML page next to a shared plotly.min.js."""
+    import nbformat
+    from nbconvert import HTMLExporter
+
+    nb = nbformat.read(str(executed), as_version=4)
+    _static_outputs(nb)
+    body, _ = HTMLExporter(template_name="lab").from_notebook_node(nb)
+    body = body.replace("</head>", '<script src="plotly.min.js" charset="utf-8"></script>\n</head>', 1)
+    return atomic_write_text(body, html_path)
+
+
+def _copy_plotly_js(folder: Path) -> None:
+    import plotly
+
+    source = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
+    target = folder / "plotly.min.js"
+    if not target.exists() or target.stat().st_size != source.stat().st_size:
+        atomic_write_text(source.read_text(encoding="utf-8"), target)
+
+
+def write_report(output_dir, merged: dict) -> Path:
+    """html/<notebook>.html for every executed notebook and html/index.html linking them, with
+    each notebook's status, time and recorded numbers."""
+    output_dir = Path(output_dir)
+    folder = output_dir / "html"
+    folder.mkdir(parents=True, exist_ok=True)
+    _copy_plotly_js(folder)
+    run = merged.get("run", {})
+    rows = []
+    for entry in run.get("notebooks", []):
+        name, executed = entry["notebook"], Path(entry["path"])
+        link = name
+        if executed.is_file():
+            notebook_to_html(executed, folder / f"{name}.html")
+            link = f'<a href="{html.escape(name)}.html">{html.escape(name)}</a>'
+        detail = entry.get("error", "")
+        numbers = merged.get("notebooks", {}).get(name)
+        results = (f"<details><summary>recorded numbers</summary><pre>{html.escape(json.dumps(numbers, indent=1))}"
+                   f"</pre></details>") if numbers else ""
+        seconds = f"{entry['seconds']:.0f} s" if "seconds" in entry else ""
+        rows.append(f"<tr><td>{link}</td><td>{entry['status']}</td><td>{seconds}</td>"
+                    f"<td><pre>{html.escape(detail)}</pre>{results}</td></tr>")
+    page = f"""<!doctype html><html><head><meta charset="utf-8"><title>ssl_lib reproduction: {html.escape(str(run.get('profile')))}</title>
+<style>body{{font-family:sans-serif;max-width:70em;margin:2em auto}} td,th{{border-bottom:1px solid #ccc;padding:.4em;vertical-align:top;text-align:left}} pre{{white-space:pre-wrap;margin:0}}</style></head>
+<body><h1>Reproduction report: profile <code>{html.escape(str(run.get('profile')))}</code></h1>
+<p>Started {html.escape(str(run.get('started')))}, {run.get('seconds', 0):.0f} s in all. Machine-readable numbers: <a href="../{RESULTS}">{RESULTS}</a>.
+Parameters: <code>{html.escape(json.dumps(run.get('parameters', {})))}</code></p>
+<table><tr><th>notebook</th><th>status</th><th>time</th><th>details</th></tr>
+{''.join(rows)}
+</table></body></html>
+"""
+    return atomic_write_text(page, folder / "index.html")
+
+
+# -- command line ----------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m ssl_lib.reproduce",
+                                     description="Run the notebooks of a profile; write an HTML report and results.json.")
+    parser.add_argument("--profile", default="cpu", help=f"one of {sorted(PROFILES)} (default cpu)")
+    parser.add_argument("--output", help="output folder (default outputs/<profile>)")
+    parser.add_argument("--notebooks", help="comma-separated selection, e.g. 01,02 (default all)")
+    parser.add_argument("--seeds", help="comma-separated seeds, e.g. 0,1,2 (default: the profile's)")
+    parser.add_argument("--device", help="e.g. cpu, cuda (default: the profile's)")
+    parser.add_argument("--dataset", help="pretraining dataset (default: the profile's)")
+    parser.add_argument("--data-root", help="folder of real datasets")
+    parser.add_argument("--epochs", type=int, help="pretraining epochs (default: the profile's)")
+    parser.add_argument("--runs-root", help="folder of pretraining runs (default runs/<profile>)")
+    parser.add_argument("--no-progress", action="store_true", help="no per-cell progress bar")
+    parser.add_argument("--no-report", action="store_true", help="skip the HTML conversion")
+    return parser
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    seeds = [int(s) for s in args.seeds.split(",")] if args.seeds else None
+    try:
+        reproduce(args.profile, output=args.output, notebooks=args.notebooks, progress=not args.no_progress,
+                  report=not args.no_report, seeds=seeds, device=args.device, dataset=args.dataset,
+                  data_root=args.data_root, epochs=args.epochs, runs_root=args.runs_root)
+    except NotebookFailed as error:
+        print(f"FAILED: {error}", file=sys.stderr)
+        return 1
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
