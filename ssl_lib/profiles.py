@@ -109,6 +109,28 @@ class Profile:
     def dataset(self) -> str:
         return self.train_config().dataset
 
+    def torch_device(self):
+        """The torch.device evaluations run on ("auto": CUDA when available, else CPU)."""
+        import torch
+
+        if self.device == "auto":
+            return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        return torch.device(self.device)
+
+    def invariance_grids(self) -> dict[str, list]:
+        """`ssl_lib.invariance.default_grids` at the profile's image size, each thinned to at
+        most ``eval.grid_points`` evenly spaced values (the ends kept)."""
+        from ssl_lib.invariance import default_grids
+
+        k = self.eval.grid_points
+        grids = {}
+        for name, values in default_grids(self.image_size).items():
+            if len(values) > k:
+                picks = sorted({round(i * (len(values) - 1) / (k - 1)) for i in range(k)}) if k > 1 else [0]
+                values = [values[i] for i in picks]
+            grids[name] = values
+        return grids
+
     def train_config(self, **changes) -> TrainConfig:
         """A validated TrainConfig: the profile's settings, its device, then `changes`.
 
@@ -153,7 +175,7 @@ _register(Profile(
                warmup_epochs=0.5, proj_hidden=512, proj_dim=128, pred_hidden=128, queue_size=4096,
                progress=True),
     seeds=(0, 1),
-    eval=EvalSizes(probe_train=4096, probe_test=2048, invariance_images=512, grid_points=8, groups=64,
+    eval=EvalSizes(probe_train=4096, probe_test=2048, invariance_images=256, grid_points=8, groups=64,
                    group_views=8, reference=1024, few_shot_episodes=500, explorer_size=96),
     device="cpu",
     budget_minutes=30,

@@ -94,8 +94,8 @@ def recorder(profile: Profile | str, notebook: str):
     """``record(name, value)`` bound to a notebook and a profile's (or a folder's) output."""
     output = profile.output if isinstance(profile, Profile) else profile
 
-    def record_value(name: str, value) -> dict:
-        return record(name, value, output=output, notebook=notebook)
+    def record_value(name: str, value) -> None:
+        record(name, value, output=output, notebook=notebook)  # returns None: no echo in the notebook
 
     record_value.__doc__ = f"Record a key number of {notebook} into {results_path(output, notebook)}."
     return record_value

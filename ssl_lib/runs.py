@@ -79,3 +79,9 @@ def get_or_train(cfg: TrainConfig, runs_root, log=print) -> Path:
             f"({cfg.method}, recipe {cfg.recipe}, {cfg.epochs} epochs, {cfg.n_train} images)")
     engine.train(cfg, resume=resume)
     return run_dir
+
+
+def read_metrics(run_dir) -> list[dict]:
+    """The per-epoch metrics of a run (metrics.jsonl), oldest first."""
+    path = Path(run_dir) / "metrics.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
