@@ -56,6 +56,20 @@ class TrainConfig:
     queue_size: int | None = None
     momentum_tau: float | None = None
     barlow_lambda: float | None = None
+    # augmentation-aware components; all off is exactly the plain method
+    augself: str = ""  # AugSelf groups[:weight], e.g. "crop,color" or "crop:1.0,color:0.5"
+    augself_hidden: int = 512
+    cassle: bool = False
+    cassle_keys: str = ""  # descriptor keys, comma-separated; "" = CASSLE's default 13-dim set
+    cassle_injection: str = "concat"
+    cassle_depth: int = 6
+    cassle_width: int = 64
+    cassle_descriptors: str = "matched"
+    feature_aug: str = ""  # "", "noise", "dropout", "mix" or "generator"
+    fa_strength: float | None = None
+    fa_stop_grad: bool = True
+    fa_arrangement: str = "parallel"
+    fa_weight: float = 1.0
     # optimisation
     epochs: int = 10
     batch_size: int = 256
@@ -101,6 +115,7 @@ class TrainConfig:
             raise ValueError(f"TrainConfig.momentum_tau must lie in [0, 1], got {self.momentum_tau}")
         if self.warmup_epochs > self.epochs:
             raise ValueError(f"TrainConfig.warmup_epochs ({self.warmup_epochs}) exceeds epochs ({self.epochs})")
+        self._validate_augmentation_aware()
         if self.dataset != "synthetic" and not self.data_root:
             raise ValueError(f"TrainConfig.data_root is required for dataset {self.dataset!r}")
         if self.dataset == "synthetic" and self.image_size not in (32, 64, 96):
@@ -108,6 +123,51 @@ class TrainConfig:
         if self.dataset == "synthetic" and self.n_train < self.batch_size:
             raise ValueError(f"TrainConfig.n_train ({self.n_train}) is smaller than batch_size ({self.batch_size})")
         return self
+
+    def descriptor_keys(self) -> tuple[str, ...]:
+        """CASSLE's descriptor keys (the default set when `cassle_keys` is empty)."""
+        from ssl_lib.augment import DEFAULT_DESCRIPTOR_KEYS
+        keys = [k.strip() for k in self.cassle_keys.split(",") if k.strip()]
+        return tuple(keys) or DEFAULT_DESCRIPTOR_KEYS
+
+    def varying_keys(self) -> set[str]:
+        """What the two views' recipes actually vary (union over BYOL's asymmetric pair)."""
+        from ssl_lib.augment import recipe
+        names = ("byol1", "byol2") if self.recipe == "byol" else (self.recipe,)
+        return set().union(*(recipe(name, self.image_size).config.varying_keys() for name in names))
+
+    def _validate_augmentation_aware(self) -> None:
+        from ssl_lib.augment.params import validate_descriptor_keys
+        from ssl_lib.augself import parse_groups
+        from ssl_lib.cassle import DESCRIPTOR_MODES, INJECTIONS
+        from ssl_lib.feature_aug import ARRANGEMENTS, OPERATORS
+
+        varying = self.varying_keys()
+        try:
+            groups = parse_groups(self.augself)
+        except ValueError as error:
+            raise ValueError(f"TrainConfig.augself: {error}") from None
+        for group in groups:
+            if group not in varying:
+                raise ValueError(f"TrainConfig.augself: group {group!r} is never varied by recipe {self.recipe!r}")
+        if self.cassle:
+            try:
+                keys = validate_descriptor_keys(self.descriptor_keys())
+            except ValueError as error:
+                raise ValueError(f"TrainConfig.cassle_keys: {error}") from None
+            missing = sorted(set(keys) - varying)
+            if missing:
+                raise ValueError(f"TrainConfig.cassle_keys: recipe {self.recipe!r} never records {missing}")
+        choices = {"cassle_injection": INJECTIONS, "cassle_descriptors": DESCRIPTOR_MODES,
+                   "feature_aug": ("",) + OPERATORS, "fa_arrangement": ARRANGEMENTS}
+        for name, allowed in choices.items():
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"TrainConfig.{name}={getattr(self, name)!r} is not one of {list(allowed)}")
+        for name in ("augself_hidden", "cassle_depth", "cassle_width"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"TrainConfig.{name} must be positive, got {getattr(self, name)!r}")
+        if self.fa_weight < 0 or (self.fa_strength is not None and self.fa_strength < 0):
+            raise ValueError("TrainConfig.fa_weight and fa_strength must be >= 0")
 
     def replace(self, **changes) -> "TrainConfig":
         """A validated copy with some fields changed; unknown names raise TypeError naming them."""

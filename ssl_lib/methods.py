@@ -99,6 +99,32 @@ class SSLMethod(nn.Module):
         self.spec = spec
         self.projector = projector_factory(backbone.feature_dim, spec.proj_hidden, spec.proj_dim,
                                            spec.proj_layers, spec.proj_bn_last)
+        # Optional ssl_lib.feature_aug.FeatureAugmenter; see that module for how each method uses it.
+        self.feature_aug = None
+
+    def _with_feature_aug(self, loss: Tensor, pair_loss, a1: Tensor, a2: Tensor) -> Tensor:
+        """loss + weight * (pair_loss(a1, FA(a2^)) + pair_loss(a2, FA(a1^))) / 2, if FA is on."""
+        fa = self.feature_aug
+        if fa is None:
+            return loss
+        extra = (pair_loss(a1, fa(fa.source(a2))) + pair_loss(a2, fa(fa.source(a1)))) / 2
+        return loss + fa.weight * extra
+
+    def _similarity_feature_aug(self, pair_loss, z1, z2, p1, p2, t1, t2) -> Tensor:
+        """weight * L_fa for predictor methods (BYOL, SimSiam); 0 when FA is off.
+
+        "basic": FA and predictor on the same view, pair_loss(pred(FA(z1^)), t2) + sym;
+        "parallel": FA on the target view, pair_loss(p1, FA(t2)) + sym.
+        """
+        fa = self.feature_aug
+        if fa is None:
+            return torch.zeros((), device=z1.device)
+        if fa.arrangement == "basic":
+            q1, q2 = self.predictor(torch.cat([fa(fa.source(z1)), fa(fa.source(z2))])).chunk(2)
+            extra = pair_loss(q1, t2) + pair_loss(q2, t1)
+        else:
+            extra = pair_loss(p1, fa(t2)) + pair_loss(p2, fa(t1))
+        return fa.weight * extra
 
     def encode(self, views1: Tensor, views2: Tensor) -> tuple[Tensor, Tensor]:
         """Backbone features of both views in one pass (shared BatchNorm statistics)."""
@@ -147,7 +173,8 @@ class SimCLR(SSLMethod):
     def forward(self, views1, views2, params1, params2):
         y1, y2 = self.encode(views1, views2)
         z1, z2 = self.project(y1, y2, params1, params2)
-        loss = losses.nt_xent(z1, z2, self.spec.temperature, gather_distributed=is_distributed())
+        pair = lambda a, b: losses.nt_xent(a, b, self.spec.temperature, gather_distributed=is_distributed())
+        loss = self._with_feature_aug(pair(z1, z2), pair, z1, z2)
         return dict(loss=loss, y1=y1, y2=y2, y1_target=None, y2_target=None)
 
 
@@ -165,7 +192,11 @@ class MoCoV2(MomentumMethod):
         (y1_t, y2_t), (k1, k2) = self.encode_target(views1, views2, params1, params2)
         t = self.spec.temperature
         queue = self.queue.clone()  # the enqueue below writes in place before backward reads it
-        loss = (losses.info_nce(q1, k2, queue, t) + losses.info_nce(q2, k1, queue, t)) / 2
+        pair = lambda q, k: losses.info_nce(q, k, queue, t)
+        loss = (pair(q1, k2) + pair(q2, k1)) / 2
+        if self.feature_aug is not None:  # augmented momentum keys as extra positives
+            fa = self.feature_aug
+            loss = loss + fa.weight * (pair(q1, fa(k2)) + pair(q2, fa(k1))) / 2
         if self.training:
             self._enqueue(torch.cat([k1, k2]))
         return dict(loss=loss, y1=y1, y2=y2, y1_target=y1_t, y2_target=y2_t)
@@ -193,8 +224,10 @@ class BYOL(MomentumMethod):
         z1, z2 = self.project(y1, y2, params1, params2)
         p1, p2 = self.predictor(torch.cat([z1, z2])).chunk(2)
         (y1_t, y2_t), (t1, t2) = self.encode_target(views1, views2, params1, params2)
-        # sum over both orderings of 2 - 2 cos(p, z'), as the BYOL paper
-        loss = 4 + 2 * (losses.negative_cosine(p1, t2) + losses.negative_cosine(p2, t1))
+        # sum over both orderings of ||p/|p| - z'/|z'|||^2 = 2 - 2 cos(p, z'), as the BYOL paper
+        pair = lambda p, target: 2 + 2 * losses.negative_cosine(p, target)
+        loss = pair(p1, t2) + pair(p2, t1)
+        loss = loss + self._similarity_feature_aug(pair, z1, z2, p1, p2, t1, t2)
         return dict(loss=loss, y1=y1, y2=y2, y1_target=y1_t, y2_target=y2_t)
 
 
@@ -207,7 +240,10 @@ class SimSiam(SSLMethod):
         y1, y2 = self.encode(views1, views2)
         z1, z2 = self.project(y1, y2, params1, params2)
         p1, p2 = self.predictor(torch.cat([z1, z2])).chunk(2)
-        loss = (losses.negative_cosine(p1, z2.detach()) + losses.negative_cosine(p2, z1.detach())) / 2
+        t1, t2 = z1.detach(), z2.detach()
+        loss = (losses.negative_cosine(p1, t2) + losses.negative_cosine(p2, t1)) / 2
+        loss = loss + self._similarity_feature_aug(lambda p, t: losses.negative_cosine(p, t) / 2,
+                                                   z1, z2, p1, p2, t1, t2)
         return dict(loss=loss, y1=y1, y2=y2, y1_target=None, y2_target=None)
 
 
@@ -215,7 +251,8 @@ class BarlowTwins(SSLMethod):
     def forward(self, views1, views2, params1, params2):
         y1, y2 = self.encode(views1, views2)
         z1, z2 = self.project(y1, y2, params1, params2)
-        loss = losses.barlow_twins(z1, z2, self.spec.barlow_lambda, gather_distributed=is_distributed())
+        pair = lambda a, b: losses.barlow_twins(a, b, self.spec.barlow_lambda, gather_distributed=is_distributed())
+        loss = self._with_feature_aug(pair(z1, z2), pair, z1, z2)
         return dict(loss=loss, y1=y1, y2=y2, y1_target=None, y2_target=None)
 
 
@@ -223,7 +260,8 @@ class VICReg(SSLMethod):
     def forward(self, views1, views2, params1, params2):
         y1, y2 = self.encode(views1, views2)
         z1, z2 = self.project(y1, y2, params1, params2)
-        loss = losses.vicreg(z1, z2, gather_distributed=is_distributed())
+        pair = lambda a, b: losses.vicreg(a, b, gather_distributed=is_distributed())
+        loss = self._with_feature_aug(pair(z1, z2), pair, z1, z2)
         return dict(loss=loss, y1=y1, y2=y2, y1_target=None, y2_target=None)
 
 

@@ -26,7 +26,7 @@ from ssl_lib.backbones import make_backbone
 from ssl_lib.config import TrainConfig
 from ssl_lib.data import DeviceLoader, load_dataset, make_loader, make_synthetic, to_float
 from ssl_lib.io import atomic_torch_save, atomic_write_text
-from ssl_lib.methods import build_method
+from ssl_lib.model import build_model
 from ssl_lib.optim import build_optimizer, warmup_cosine
 
 CHECKPOINT = "checkpoint.pt"
@@ -125,14 +125,6 @@ def _rank_slice(images: torch.Tensor, per_rank_batch: int) -> torch.Tensor:
 
 # -- model -------------------------------------------------------------------------------------
 
-def build_model(cfg: TrainConfig) -> nn.Module:
-    """Backbone + method with the config's head overrides (None keeps the paper's size)."""
-    backbone = make_backbone(cfg.backbone, cifar_stem=cfg.cifar_stem, width=cfg.backbone_width)
-    return build_method(cfg.method, backbone, proj_hidden=cfg.proj_hidden, proj_dim=cfg.proj_dim,
-                        pred_hidden=cfg.pred_hidden, temperature=cfg.temperature, queue_size=cfg.queue_size,
-                        momentum_tau=cfg.momentum_tau, barlow_lambda=cfg.barlow_lambda)
-
-
 @torch.no_grad()
 def knn_monitor(backbone: nn.Module, monitor: MonitorData, cfg: TrainConfig, runtime: Runtime) -> float:
     """Top-1 of a weighted cosine kNN from the bank's features to the queries' (un-augmented)."""
@@ -226,6 +218,7 @@ def train(cfg: TrainConfig, resume: bool = False) -> dict:
         if hasattr(loader, "set_epoch"):
             loader.set_epoch(epoch)
         epoch_start, loss_sum = time.perf_counter(), torch.zeros((), device=runtime.device)
+        part_sums = {}  # the SSL loss and AugSelf's per-group losses, for the metrics
         batches = loader
         if cfg.progress and main:
             from tqdm.auto import tqdm
@@ -250,11 +243,15 @@ def train(cfg: TrainConfig, resume: bool = False) -> dict:
             step += 1
             method.update_target(step / total_steps)
             loss_sum += loss.detach()
+            for key, value in out.items():
+                if key == "ssl_loss" or key.startswith("augself_"):
+                    part_sums[key] = part_sums.get(key, 0.0) + value.detach().float()
 
         seconds = time.perf_counter() - epoch_start
         metrics = dict(epoch=epoch + 1, step=step, loss=dist.all_reduce_mean(loss_sum).item() / steps_per_epoch,
                        lr=optimizer.param_groups[0]["lr"], epoch_seconds=round(seconds, 3),
                        views_per_second=round(2 * steps_per_epoch * cfg.batch_size / seconds, 1))
+        metrics.update({key: dist.all_reduce_mean(value).item() / steps_per_epoch for key, value in part_sums.items()})
         if (epoch + 1) % cfg.knn_every == 0 or epoch + 1 == cfg.epochs:
             metrics["knn_top1"] = knn_monitor(method.backbone, monitor, cfg, runtime)
         if main:

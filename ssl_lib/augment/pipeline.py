@@ -115,6 +115,14 @@ class AugmentConfig:
         if self.rotation_p > 0 and size[0] != size[1]:
             raise ValueError(f"rotation_p > 0 needs a square output size, got {size}")
 
+    def varying_keys(self) -> set[str]:
+        """Descriptor keys (and AugSelf groups) whose values this config actually varies."""
+        jitter = self.jitter_p > 0 and any(low != high for low, high in self.jitter_ranges)
+        varying = {"crop": self.crop == "random", "flip": self.flip_p > 0, "color": jitter, "color_shift": jitter,
+                   "grayscale": self.grayscale_p > 0, "blur": self.blur_p > 0, "solarize": self.solarize_p > 0,
+                   "rotation": self.rotation_p > 0}
+        return {key for key, on in varying.items() if on}
+
     @property
     def jitter_ranges(self) -> tuple[tuple[float, float], ...]:
         """(min, max) of brightness, contrast, saturation and hue, in `jitter_factors` order."""

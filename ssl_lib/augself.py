@@ -1,0 +1,93 @@
+"""AugSelf (Lee et al., NeurIPS 2021): predict the difference of augmentation parameters.
+
+One MLP head per augmentation group reads the concatenated backbone features of two views,
+[y_a, y_b] (2C), and predicts d(t_a, t_b) from `ssl_lib.augment.augself_targets`. It is used
+symmetrically, on [y1, y2] and [y2, y1]; with a momentum method the second feature of each pair
+comes from the momentum backbone, as the authors do for MoCo. The auxiliary loss is
+sum_g lambda_g L_g with
+    crop, color, solarize: MSE(tanh(prediction), target)  (targets lie in [-1, 1]);
+    blur:                  MSE(prediction, sigma difference)  (sigma differences reach +-2, past tanh);
+    flip:                  BCE(logit, same-flip flag);
+    rotation:              cross-entropy over the 4 classes of (k_a - k_b) mod 4.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+from torch.nn import functional as F
+
+from ssl_lib.augment import AUGSELF_GROUPS, AugParams, augself_targets
+
+GROUP_OUTPUTS = {"crop": 4, "color": 4, "flip": 1, "blur": 1, "rotation": 4, "solarize": 1}
+DEFAULT_WEIGHTS = {"crop": 1.0, "color": 1.0}  # the authors' STL-10 setting
+
+
+def parse_groups(spec) -> dict[str, float]:
+    """"crop,color" or "crop:1.0,color:0.5" (or a dict) -> {group: weight}; "" -> {}.
+
+    Raises ValueError naming an unknown group or a negative / non-numeric weight.
+    """
+    if isinstance(spec, dict):
+        items = list(spec.items())
+    else:
+        items = []
+        for part in filter(None, (p.strip() for p in str(spec).split(","))):
+            name, _, weight = part.partition(":")
+            try:
+                items.append((name.strip(), float(weight) if weight else DEFAULT_WEIGHTS.get(name.strip(), 1.0)))
+            except ValueError:
+                raise ValueError(f"AugSelf weight for {name!r} must be a number, got {weight!r}") from None
+    weights = {}
+    for name, weight in items:
+        if name not in AUGSELF_GROUPS:
+            raise ValueError(f"unknown AugSelf group {name!r}; known: {list(AUGSELF_GROUPS)}")
+        if not weight >= 0:
+            raise ValueError(f"AugSelf weight for {name!r} must be >= 0, got {weight}")
+        weights[name] = float(weight)
+    return weights
+
+
+def _head(in_dim: int, hidden: int, out_dim: int) -> nn.Sequential:
+    # The authors' head: Linear(no bias)-BN-ReLU, Linear-BN-ReLU, Linear.
+    return nn.Sequential(nn.Linear(in_dim, hidden, bias=False), nn.BatchNorm1d(hidden), nn.ReLU(inplace=True),
+                         nn.Linear(hidden, hidden), nn.BatchNorm1d(hidden), nn.ReLU(inplace=True),
+                         nn.Linear(hidden, out_dim))
+
+
+class AugSelfHeads(nn.Module):
+    """Per-group prediction heads and their weighted, symmetric loss."""
+
+    def __init__(self, feature_dim: int, weights: dict[str, float], hidden: int = 512):
+        super().__init__()
+        if not weights:
+            raise ValueError("AugSelfHeads needs at least one group")
+        self.weights = parse_groups(weights)
+        self.heads = nn.ModuleDict({g: _head(2 * feature_dim, hidden, GROUP_OUTPUTS[g]) for g in self.weights})
+
+    def group_losses(self, y_a: Tensor, y_b: Tensor, params_a: AugParams, params_b: AugParams) -> dict[str, Tensor]:
+        """Unweighted loss per group, averaged over the two orderings (y_a, y_b) and (y_b, y_a).
+
+        y_a, y_b: (B, C) features; params_*: the views' AugParams (B rows each).
+        """
+        pair = torch.cat([torch.cat([y_a, y_b], dim=1), torch.cat([y_b, y_a], dim=1)])
+        forward = augself_targets(params_a, params_b, self.weights)
+        backward = augself_targets(params_b, params_a, self.weights)
+        out = {}
+        for group, head in self.heads.items():
+            prediction = head(pair).float()
+            target = torch.cat([forward[group], backward[group]]).to(prediction.device)
+            if group == "rotation":
+                out[group] = F.cross_entropy(prediction, target)
+            elif group == "flip":
+                out[group] = F.binary_cross_entropy_with_logits(prediction, target)
+            elif group == "blur":
+                out[group] = F.mse_loss(prediction, target)
+            else:
+                out[group] = F.mse_loss(torch.tanh(prediction), target)
+        return out
+
+    def forward(self, y_a, y_b, params_a, params_b) -> tuple[Tensor, dict[str, Tensor]]:
+        """Weighted total sum_g lambda_g L_g and the per-group losses."""
+        losses = self.group_losses(y_a, y_b, params_a, params_b)
+        return sum(self.weights[g] * value for g, value in losses.items()), losses

@@ -1,0 +1,67 @@
+"""The trained model as one module: an SSL method, optionally augmentation-aware.
+
+`build_model(cfg)` composes, from the config alone:
+    method         ssl_lib.methods (SimCLR, MoCo v2, BYOL, SimSiam, Barlow Twins, VICReg)
+    + CASSLE       its projector (and momentum projector) replaced by a ConditionedProjector
+    + feature aug  a FeatureAugmenter used inside the method's loss
+    + AugSelf      per-group heads on the backbone features, their loss added to the method's
+With all three off the model is the plain method, parameter for parameter (same seed, same init).
+"""
+
+from __future__ import annotations
+
+from torch import Tensor, nn
+
+from ssl_lib.augment import AugParams
+from ssl_lib.augself import AugSelfHeads, parse_groups
+from ssl_lib.backbones import make_backbone
+from ssl_lib.cassle import cassle_projector_factory
+from ssl_lib.config import TrainConfig
+from ssl_lib.feature_aug import FeatureAugmenter
+from ssl_lib.methods import build_method, plain_projector
+
+
+class SSLModel(nn.Module):
+    """forward(views1, views2, params1, params2) -> dict(loss, ssl_loss, augself_*, y1, y2, ...)."""
+
+    def __init__(self, method: nn.Module, augself: AugSelfHeads | None = None):
+        super().__init__()
+        self.method = method
+        self.augself = augself
+
+    @property
+    def backbone(self) -> nn.Module:
+        return self.method.backbone
+
+    def update_target(self, progress: float) -> None:
+        self.method.update_target(progress)
+
+    def forward(self, views1: Tensor, views2: Tensor, params1: AugParams, params2: AugParams) -> dict:
+        out = self.method(views1, views2, params1, params2)
+        out["ssl_loss"] = out["loss"]
+        if self.augself is not None:
+            # Momentum methods pair each online feature with the other view's momentum feature.
+            y2 = out["y2_target"] if out["y2_target"] is not None else out["y2"]
+            aux, per_group = self.augself(out["y1"], y2, params1, params2)
+            out["loss"] = out["loss"] + aux
+            out.update({f"augself_{group}": value for group, value in per_group.items()})
+        return out
+
+
+def build_model(cfg: TrainConfig) -> SSLModel:
+    """Backbone, method with the config's head sizes, and the enabled augmentation-aware parts."""
+    backbone = make_backbone(cfg.backbone, cifar_stem=cfg.cifar_stem, width=cfg.backbone_width)
+    factory = plain_projector
+    if cfg.cassle:
+        factory = cassle_projector_factory(cfg.descriptor_keys(), cfg.cassle_injection, cfg.cassle_depth,
+                                           cfg.cassle_width, cfg.cassle_descriptors)
+    method = build_method(cfg.method, backbone, factory, proj_hidden=cfg.proj_hidden, proj_dim=cfg.proj_dim,
+                          pred_hidden=cfg.pred_hidden, temperature=cfg.temperature, queue_size=cfg.queue_size,
+                          momentum_tau=cfg.momentum_tau, barlow_lambda=cfg.barlow_lambda)
+    # Built after the method, so the method's own initialisation is the baseline's.
+    if cfg.feature_aug:
+        method.feature_aug = FeatureAugmenter(cfg.feature_aug, method.spec.proj_dim, cfg.fa_strength,
+                                              cfg.fa_stop_grad, cfg.fa_arrangement, cfg.fa_weight)
+    groups = parse_groups(cfg.augself)
+    augself = AugSelfHeads(backbone.feature_dim, groups, cfg.augself_hidden) if groups else None
+    return SSLModel(method, augself)

@@ -1,0 +1,109 @@
+"""Composition: every method with AugSelf, CASSLE and feature augmentation, by config alone."""
+
+import pytest
+import torch
+
+from ssl_lib.augment import recipe
+from ssl_lib.cassle import ConditionedProjector
+from ssl_lib.config import METHODS, TrainConfig
+from ssl_lib.methods import build_method
+from ssl_lib.backbones import make_backbone
+from ssl_lib.model import build_model
+
+SMALL = dict(backbone_width=8, proj_hidden=32, proj_dim=16, pred_hidden=16, queue_size=64, augself_hidden=16,
+             cassle_depth=2, cassle_width=8, n_train=256, batch_size=8)
+VARIANTS = {
+    "augself": dict(augself="crop,color"),
+    "cassle": dict(cassle=True),
+    "feature_aug": dict(feature_aug="noise"),
+    "all": dict(augself="crop:0.5,color:0.5", cassle=True, cassle_injection="hyper", feature_aug="mix",
+                fa_arrangement="basic", fa_stop_grad=False),
+}
+
+
+def batch(cfg, n=8, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    images = torch.rand(n, 3, 32, 32, generator=g)
+    names = ("byol1", "byol2") if cfg.recipe == "byol" else (cfg.recipe, cfg.recipe)
+    v1, p1 = recipe(names[0], 32)(images, g)
+    v2, p2 = recipe(names[1], 32)(images, g)
+    return v1, v2, p1, p2
+
+
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("variant", list(VARIANTS))
+def test_every_method_composes_with_every_component(method, variant):
+    cfg = TrainConfig(method=method, **SMALL, **VARIANTS[variant]).validate()
+    torch.manual_seed(0)
+    model = build_model(cfg)
+    out = model(*batch(cfg))
+    assert torch.isfinite(out["loss"])
+    out["loss"].backward()
+    assert sum(p.grad.abs().sum() for p in model.backbone.parameters()) > 0
+    if cfg.augself:
+        assert set(out) >= {"augself_crop", "augself_color"}
+        assert not torch.equal(out["loss"], out["ssl_loss"])
+    if cfg.cassle:
+        assert isinstance(model.method.projector, ConditionedProjector)
+        if model.method.has_target:  # the momentum branch is conditioned on its own view too
+            assert isinstance(model.method.target_projector, ConditionedProjector)
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_all_components_off_is_exactly_the_baseline(method):
+    cfg = TrainConfig(method=method, **SMALL).validate()
+    torch.manual_seed(0)
+    model = build_model(cfg)
+    torch.manual_seed(0)
+    baseline = build_method(method, make_backbone("small_cnn", width=8), proj_hidden=32, proj_dim=16,
+                            pred_hidden=16, queue_size=64)
+    for (name, a), (_, b) in zip(model.method.state_dict().items(), baseline.state_dict().items()):
+        assert torch.equal(a, b), name
+    data = batch(cfg)
+    torch.manual_seed(1)
+    ours = model(*data)["loss"]
+    torch.manual_seed(1)
+    theirs = baseline(*data)["loss"]
+    assert torch.equal(ours, theirs)
+
+
+def test_augself_gradient_reaches_the_backbone():
+    cfg = TrainConfig(method="simclr", **SMALL, augself="crop,color").validate()
+    model = build_model(cfg)
+    out = model(*batch(cfg))
+    (out["loss"] - out["ssl_loss"]).backward()
+    assert sum(p.grad.abs().sum() for p in model.backbone.parameters()) > 0
+    assert all(p.grad is None or not p.grad.any() for p in model.method.projector.parameters())
+
+
+def test_the_backbone_never_sees_descriptors():
+    cfg = TrainConfig(method="byol", recipe="byol", **SMALL, cassle=True).validate()
+    model = build_model(cfg).eval()
+    seen = []
+    model.backbone.register_forward_hook(lambda m, inputs, output: seen.append(inputs))
+    v1, v2, p1, p2 = batch(cfg)
+    _, _, q1, q2 = batch(cfg, seed=9)
+    with torch.no_grad():
+        a, b = model(v1, v2, p1, p2), model(v1, v2, q1, q2)
+    assert all(len(inputs) == 1 and inputs[0].shape[1] == 3 for inputs in seen)
+    assert torch.equal(a["y1"], b["y1"]) and not torch.equal(a["loss"], b["loss"])
+
+
+@pytest.mark.parametrize("changes, message", [
+    (dict(augself="crop,shear"), "augself: unknown AugSelf group 'shear'"),
+    (dict(augself="crop:-0.5"), "augself: AugSelf weight"),
+    (dict(augself="rotation"), "group 'rotation' is never varied by recipe 'simclr'"),
+    (dict(cassle=True, recipe="spatial"), r"recipe 'spatial' never records \['blur', 'color', 'color_shift', 'grayscale'\]"),
+    (dict(cassle=True, cassle_keys="crop,shear"), "cassle_keys"),
+    (dict(cassle=True, cassle_injection="film"), "cassle_injection"),
+    (dict(feature_aug="cutout"), "feature_aug"),
+    (dict(feature_aug="noise", fa_weight=-1.0), "fa_weight"),
+])
+def test_bad_configuration_is_a_clear_error(changes, message):
+    with pytest.raises(ValueError, match=message):
+        TrainConfig(**changes).validate()
+
+
+def test_spatial_recipe_with_matching_keys_is_fine():
+    cfg = TrainConfig(cassle=True, recipe="spatial", cassle_keys="crop,flip", augself="crop,flip").validate()
+    assert cfg.descriptor_keys() == ("crop", "flip")
