@@ -2,11 +2,15 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-EXTRAS ?= dev,bench
+EXTRAS ?= dev,bench,notebooks
+# make reproduce PROFILE=smoke|cpu|gpu [NOTEBOOKS=01,02] [OUTPUT=folder]
+PROFILE ?= cpu
+OUTPUT ?= outputs/$(PROFILE)
+NOTEBOOKS ?=
 comma := ,
 STAMP := $(VENV)/.installed-$(subst $(comma),-,$(EXTRAS))
 
-.PHONY: install test bench clean
+.PHONY: install test bench reproduce lab clean
 
 install: $(STAMP)
 
@@ -14,6 +18,8 @@ $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[$(EXTRAS)]"
+	# The kernel the notebooks name ("ssl-lib"), inside the venv: papermill and JupyterLab run this Python.
+	$(BIN)/python -m ipykernel install --sys-prefix --name ssl-lib --display-name "Python (ssl-lib)"
 	touch $@
 
 test: $(STAMP)
@@ -21,6 +27,13 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/augment_throughput.py
+
+# All notebooks through papermill into $(OUTPUT): executed notebooks, html/index.html, results.json.
+reproduce: $(STAMP)
+	$(BIN)/python -m ssl_lib.reproduce --profile $(PROFILE) --output $(OUTPUT) $(if $(NOTEBOOKS),--notebooks $(NOTEBOOKS))
+
+lab: $(STAMP)
+	$(BIN)/jupyter lab notebooks
 
 clean:
 	rm -rf $(VENV) .pytest_cache

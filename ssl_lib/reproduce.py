@@ -37,16 +37,48 @@ RESULTS = "results.json"
 
 
 class NotebookFailed(RuntimeError):
-    """A notebook raised in one of its cells. Attributes name where and what."""
+    """A notebook raised in one of its cells.
 
-    def __init__(self, notebook: str, cell_index: int | None, exec_count, ename: str, evalue: str, path: Path):
-        self.notebook, self.cell_index, self.exec_count = notebook, cell_index, exec_count
+    Attributes: notebook (name), cell_index (0-based position of the failing cell in the
+    committed notebook, markdown cells included), exec_count (its In [n]), source (its first
+    line), ename / evalue (the exception), path (the executed notebook with the traceback).
+    """
+
+    def __init__(self, notebook: str, cell_index: int | None, exec_count, ename: str, evalue: str, path: Path,
+                 source: str = ""):
+        self.notebook, self.cell_index, self.exec_count, self.source = notebook, cell_index, exec_count, source
         self.ename, self.evalue, self.path = ename, evalue, path
-        where = f"cell {cell_index}" if cell_index is not None else "an unknown cell"
+        where = f"cell {cell_index + 1}" if cell_index is not None else "an unknown cell"
         if exec_count is not None:
             where += f" (In [{exec_count}])"
+        if source:
+            where += f" `{source}`"
         super().__init__(f"notebook {notebook} failed in {where}: {ename}: {evalue}\n"
                          f"  the executed notebook, with the traceback, is {path}")
+
+
+# papermill adds these cells to the executed notebook; they are not in the committed one.
+_PAPERMILL_TAGS = {"injected-parameters", "papermill-error-cell-tag"}
+
+
+def _failing_cell(executed: Path) -> tuple[int | None, str]:
+    """(0-based index in the committed notebook, first source line) of the first cell whose
+    outputs hold an error, read from the executed notebook papermill wrote."""
+    import nbformat
+
+    try:
+        nb = nbformat.read(str(executed), as_version=4)
+    except (OSError, ValueError):
+        return None, ""
+    index = 0
+    for cell in nb.cells:
+        if _PAPERMILL_TAGS & set(cell.get("metadata", {}).get("tags", [])):
+            continue
+        if any(out.get("output_type") == "error" for out in cell.get("outputs", [])):
+            first = cell.source.strip().splitlines()[0] if cell.source.strip() else ""
+            return index, first[:80]
+        index += 1
+    return None, ""
 
 
 # -- recording results from inside a notebook -----------------------------------------------
@@ -195,8 +227,11 @@ def run_notebook(path, output_dir, parameters: dict, kernel_name: str | None = N
                                    kernel_name=kernel_name or ensure_kernel(), progress_bar=progress,
                                    cwd=str(cwd or path.parent))
     except PapermillExecutionError as error:
-        raise NotebookFailed(path.stem, error.cell_index, error.exec_count, error.ename, error.evalue,
-                             executed) from None
+        # papermill's own cell_index counts its injected-parameters cell; report the position
+        # in the notebook the user edits, and the cell's first line.
+        index, source = _failing_cell(executed)
+        raise NotebookFailed(path.stem, index, error.exec_count, error.ename, error.evalue, executed,
+                             source) from None
     return dict(notebook=path.stem, seconds=round(time.perf_counter() - start, 1), path=str(executed))
 
 
@@ -350,6 +385,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--data-root", help="folder of real datasets")
     parser.add_argument("--epochs", type=int, help="pretraining epochs (default: the profile's)")
     parser.add_argument("--runs-root", help="folder of pretraining runs (default runs/<profile>)")
+    parser.add_argument("--notebook-dir", help="folder of the NN_name.ipynb notebooks (default notebooks/)")
     parser.add_argument("--no-progress", action="store_true", help="no per-cell progress bar")
     parser.add_argument("--no-report", action="store_true", help="skip the HTML conversion")
     return parser
@@ -360,7 +396,7 @@ def main(argv=None) -> int:
     seeds = [int(s) for s in args.seeds.split(",")] if args.seeds else None
     try:
         reproduce(args.profile, output=args.output, notebooks=args.notebooks, progress=not args.no_progress,
-                  report=not args.no_report, seeds=seeds, device=args.device, dataset=args.dataset,
+                  report=not args.no_report, notebook_dir=args.notebook_dir, seeds=seeds, device=args.device, dataset=args.dataset,
                   data_root=args.data_root, epochs=args.epochs, runs_root=args.runs_root)
     except NotebookFailed as error:
         print(f"FAILED: {error}", file=sys.stderr)

@@ -1,0 +1,103 @@
+"""Every notebook runs end to end in the smoke profile; committed notebooks are clean.
+
+The notebooks run through the same runner as `make reproduce` (papermill, one fresh kernel
+each), with a temporary output folder and a temporary runs folder, once per test session.
+Outputs are not compared cell by cell (plotly JSON, timings and progress bars differ between
+runs); the recorded results are checked instead.
+"""
+
+import json
+
+import nbformat
+import pytest
+
+from ssl_lib.profiles import OVERRIDES
+from ssl_lib.reproduce import NOTEBOOK_DIR, NotebookFailed, list_notebooks, notebook_parameters, reproduce, run_notebook
+
+NOTEBOOKS = list_notebooks()
+
+
+def test_there_are_notebooks():
+    assert [p.stem for p in NOTEBOOKS][:2] == ["01_augmentations", "02_invariance"]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_committed_notebook_carries_no_outputs(path):
+    nb = nbformat.read(path, as_version=4)
+    dirty = [i for i, c in enumerate(nb.cells) if c.cell_type == "code" and (c.outputs or c.execution_count)]
+    assert not dirty, f"{path.name}: cells {dirty} carry outputs or execution counts; strip them before committing"
+    assert "papermill" not in nb.metadata, f"{path.name} is an executed copy (papermill metadata)"
+    assert nb.metadata["kernelspec"]["name"] == "ssl-lib"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_structure(path):
+    nb = nbformat.read(path, as_version=4)
+    assert nb.cells[0].cell_type == "markdown" and nb.cells[0].source.startswith("# "), "first cell: title + idea"
+    tagged = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
+    assert len(tagged) == 1, f"{path.name} needs exactly one cell tagged 'parameters'"
+    # The runner passes the same overrides to every notebook, so every notebook declares them all.
+    assert set(notebook_parameters(path)) == {"profile", *OVERRIDES}
+    assert 'profile = "cpu"' in tagged[0].source, "users get the cpu profile by default"
+    assert any("resolve(profile" in c.source for c in nb.cells if c.cell_type == "code")
+    stem = path.stem
+    assert any(f'recorder(P, "{stem}")' in c.source for c in nb.cells), f"{path.name} must record its numbers"
+
+
+@pytest.fixture(scope="session")
+def smoke_run(tmp_path_factory):
+    """All notebooks once in the smoke profile; returns (output folder, merged results)."""
+    out = tmp_path_factory.mktemp("reproduce_smoke")
+    merged = reproduce("smoke", output=out / "out", runs_root=out / "runs", progress=False, log=lambda m: None)
+    return out / "out", merged
+
+
+def test_all_notebooks_run_in_the_smoke_profile(smoke_run):
+    out, merged = smoke_run
+    ran = merged["run"]["notebooks"]
+    assert [n["notebook"] for n in ran] == [p.stem for p in NOTEBOOKS]
+    assert all(n["status"] == "ok" for n in ran)
+    for path in NOTEBOOKS:
+        assert merged["notebooks"].get(path.stem), f"{path.stem} recorded nothing"
+        assert (out / "html" / f"{path.stem}.html").is_file()
+    assert json.loads((out / "results.json").read_text()) == merged
+
+
+def test_smoke_results_of_01_and_02(smoke_run):
+    _, merged = smoke_run
+    nb01 = merged["notebooks"]["01_augmentations"]
+    assert nb01["replay_exact"] is True and nb01["descriptor_dim"] == 13 and nb01["augself_targets_antisymmetric"]
+    stats = {r["recipe"]: r for r in nb01["recipe_statistics"]}
+    assert stats["spatial"]["p_jitter"] == 0 and stats["appearance"]["crop_area"] == 1 and stats["appearance"]["p_flip"] == 0
+    nb02 = merged["notebooks"]["02_invariance"]
+    assert {r["model"] for r in nb02["runs"]} == {"Default", "Spatial", "Appearance"}
+    for model in ("random init", "Default", "Spatial", "Appearance"):
+        for transform in ("crop", "flip", "brightness", "hue"):
+            assert -1 <= nb02["synthetic_invariance"][f"{model}/{transform}"] <= 1
+        for change in ("viewpoint", "lighting"):
+            assert -1 <= nb02["real_world_invariance"][f"{model}/{change}"] <= 1
+    assert set(nb02["checks"]) == {"spatial_model_more_crop_flip_invariant_than_appearance",
+                                   "appearance_model_more_colour_invariant_than_spatial",
+                                   "spatial_model_more_viewpoint_invariant_than_appearance",
+                                   "appearance_model_more_lighting_invariant_than_spatial"}
+
+
+def test_a_second_run_reuses_the_checkpoints(smoke_run, tmp_path):
+    out, _ = smoke_run
+    runs = out.parent / "runs"
+    before = {p: p.stat().st_mtime_ns for p in runs.glob("*/backbone.pt")}
+    assert before, "notebook 02 trained nothing"
+    run_notebook(NOTEBOOK_DIR / "02_invariance.ipynb", tmp_path,
+                 {"profile": "smoke", "output": str(tmp_path), "runs_root": str(runs)}, progress=False)
+    assert {p: p.stat().st_mtime_ns for p in runs.glob("*/backbone.pt")} == before
+
+
+def test_an_unknown_profile_fails_in_the_notebook_with_a_clear_error(tmp_path):
+    with pytest.raises(NotebookFailed, match=r"01_augmentations failed in cell \d+.*ValueError: unknown profile 'nope'"):
+        run_notebook(NOTEBOOK_DIR / "01_augmentations.ipynb", tmp_path,
+                     {"profile": "nope", "output": str(tmp_path)}, progress=False)
+
+
+def test_an_unknown_parameter_is_refused(tmp_path):
+    with pytest.raises(ValueError, match=r"unknown parameter\(s\) \['epoch'\] for notebook 02_invariance"):
+        run_notebook(NOTEBOOK_DIR / "02_invariance.ipynb", tmp_path, {"profile": "smoke", "epoch": 1})

@@ -1,0 +1,76 @@
+"""get_or_train: one folder per config, finished runs reused, interrupted runs resumed."""
+
+import json
+
+import pytest
+
+from ssl_lib import train as engine
+from ssl_lib.config import TrainConfig
+from ssl_lib.runs import config_identity, get_or_train, is_finished, read_metrics, run_name
+
+TINY = dict(n_train=64, n_val=32, batch_size=32, epochs=1, backbone_width=8, proj_hidden=32, proj_dim=16,
+            pred_hidden=16, queue_size=64, knn_k=5, warmup_epochs=0.0, progress=False, num_workers=0,
+            method="mocov2", recipe="spatial")
+
+
+def tiny(**changes) -> TrainConfig:
+    return TrainConfig(**{**TINY, **changes}).validate()
+
+
+def test_run_name_is_stable_readable_and_ignores_output_dir_and_progress():
+    a = tiny()
+    assert run_name(a) == run_name(tiny(output_dir="elsewhere", progress=True))
+    assert run_name(a).startswith("mocov2-spatial-s0-")
+    assert run_name(a) != run_name(tiny(seed=1)) != run_name(tiny(epochs=2))
+    assert "output_dir" not in config_identity(a) and "progress" not in config_identity(a)
+
+
+def test_second_call_reuses_the_finished_run(tmp_path, monkeypatch):
+    cfg = tiny()
+    run_dir = get_or_train(cfg, tmp_path, log=None)
+    assert is_finished(run_dir, cfg) and len(read_metrics(run_dir)) == 1
+    mtime = (run_dir / "backbone.pt").stat().st_mtime_ns
+
+    def must_not_train(*args, **kwargs):
+        raise AssertionError("get_or_train retrained a finished run")
+
+    monkeypatch.setattr(engine, "train", must_not_train)
+    assert get_or_train(tiny(progress=True), tmp_path, log=None) == run_dir
+    assert (run_dir / "backbone.pt").stat().st_mtime_ns == mtime
+
+
+def test_a_different_config_gets_its_own_folder(tmp_path, monkeypatch):
+    calls = []
+    monkeypatch.setattr(engine, "train", lambda cfg, resume=False: calls.append((cfg.output_dir, resume)))
+    a = get_or_train(tiny(seed=0), tmp_path, log=None)
+    b = get_or_train(tiny(seed=1), tmp_path, log=None)
+    assert a != b and [c[0] for c in calls] == [str(a), str(b)] and not any(c[1] for c in calls)
+
+
+def test_an_interrupted_run_is_resumed(tmp_path, monkeypatch):
+    cfg = tiny(epochs=2)
+    run_dir = get_or_train(cfg, tmp_path, log=None)
+    (run_dir / "backbone.pt").unlink()  # as if killed after the last checkpoint
+    calls = []
+    real_train = engine.train
+    monkeypatch.setattr(engine, "train", lambda c, resume=False: (calls.append(resume), real_train(c, resume=resume))[1])
+    assert get_or_train(cfg, tmp_path, log=None) == run_dir
+    assert calls == [True] and (run_dir / "backbone.pt").is_file()
+
+
+def test_a_stale_folder_is_cleared_before_training(tmp_path, monkeypatch):
+    cfg = tiny()
+    run_dir = tmp_path / run_name(cfg)
+    run_dir.mkdir()
+    (run_dir / "backbone.pt").write_bytes(b"stale")
+    (run_dir / "config.json").write_text(json.dumps({"not_a_field": 1}))
+    seen = []
+    monkeypatch.setattr(engine, "train", lambda c, resume=False: seen.append((resume, run_dir.exists())))
+    get_or_train(cfg, tmp_path, log=None)
+    assert seen == [(False, False)]  # trained from scratch into a fresh folder
+
+
+def test_an_invalid_config_is_refused_before_any_folder_is_made(tmp_path):
+    with pytest.raises(ValueError, match="epochs"):
+        get_or_train(TrainConfig(**{**TINY, "epochs": 0}), tmp_path, log=None)
+    assert not any(tmp_path.iterdir())
