@@ -3,6 +3,7 @@
     python benchmarks/train_throughput.py                  # CPU: embedded default (small_cnn, 32 px)
     python benchmarks/train_throughput.py --device cuda --backbone resnet18 --batch-size 512
     python benchmarks/train_throughput.py --epoch          # + one real epoch of 10,000 images via train()
+    python benchmarks/train_throughput.py --methods simclr,byol --variants baseline,augself,cassle,feature_aug
 
 Every method runs the same timed steps on the same data, in one process, one after another:
 augmentation of both views, forward (bf16 autocast on CUDA), backward, optimiser step and target
@@ -28,6 +29,13 @@ from ssl_lib.optim import build_optimizer
 from ssl_lib.train import build_model, resolve_runtime, train, view_pipelines
 
 RECIPE_OF = {"byol": "byol"}  # the other methods use the config's default recipe
+# Augmentation-aware variants compared with the plain method (each at the authors' defaults).
+VARIANTS = {
+    "baseline": {},
+    "augself": dict(augself="crop,color"),
+    "cassle": dict(cassle=True),
+    "feature_aug": dict(feature_aug="noise"),
+}
 
 
 def _sync(device):
@@ -86,6 +94,7 @@ def main(argv=None) -> dict:
     parser.add_argument("--batch-size", type=int, default=None, help="default: 512 on CUDA, 256 on CPU")
     parser.add_argument("--image-size", type=int, default=32)
     parser.add_argument("--methods", default=",".join(METHODS))
+    parser.add_argument("--variants", default="baseline", help=f"comma-separated from {list(VARIANTS)}")
     parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--compile", action="store_true")
@@ -106,14 +115,24 @@ def main(argv=None) -> dict:
                                device=args.device, dtype=torch.uint8)
     print(f"device: {device_name}; torch {torch.__version__}; {base.backbone}, {base.image_size} px, "
           f"batch {base.batch_size}, median of {args.steps} steps after {args.warmup} warm-up")
-    print(f"{'method':<13} {'step ms':>9} {'aug ms':>8} {'views/s':>9} {'aug share':>10}")
+    variants = args.variants.split(",")
+    unknown = sorted(set(variants) - VARIANTS.keys())
+    if unknown:
+        parser.error(f"unknown variant(s) {unknown}; known: {list(VARIANTS)}")
+    print(f"{'method':<13} {'variant':<12} {'step ms':>9} {'aug ms':>8} {'views/s':>9} {'aug share':>10} "
+          f"{'vs baseline':>12}")
     rows = []
     for method in args.methods.split(","):
-        cfg = base.replace(method=method, recipe=RECIPE_OF.get(method, base.recipe))
-        row = bench_method(cfg, images, args.steps, args.warmup)
-        rows.append(row)
-        print(f"{method:<13} {row['step_ms']:>9.1f} {row['aug_ms']:>8.2f} {row['views_per_s']:>9.0f} "
-              f"{100 * row['aug_share']:>9.1f}%")
+        baseline_ms = None
+        for variant in variants:
+            cfg = base.replace(method=method, recipe=RECIPE_OF.get(method, base.recipe), **VARIANTS[variant])
+            row = dict(bench_method(cfg, images, args.steps, args.warmup), variant=variant)
+            baseline_ms = row["step_ms"] if variant == "baseline" else baseline_ms
+            row["extra_step_time"] = row["step_ms"] / baseline_ms - 1 if baseline_ms else None
+            rows.append(row)
+            extra = f"{100 * row['extra_step_time']:+.1f}%" if row["extra_step_time"] is not None else ""
+            print(f"{method:<13} {variant:<12} {row['step_ms']:>9.1f} {row['aug_ms']:>8.2f} "
+                  f"{row['views_per_s']:>9.0f} {100 * row['aug_share']:>9.1f}% {extra:>12}")
     report = dict(device=device_name, torch=torch.__version__, backbone=base.backbone, image_size=base.image_size,
                   batch=base.batch_size, steps=args.steps, methods=rows)
     if args.epoch:

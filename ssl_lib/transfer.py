@@ -1,0 +1,110 @@
+"""Downstream transfer on the synthetic tasks: every model on every task, in one tidy table.
+
+The synthetic data's latent factors are the tasks (REFERENCE.md sections 1 and 4): shape (what
+every augmentation leaves intact), colour and background (destroyed by colour jitter), position
+and size (changed by cropping), orientation (flipped by horizontal flips), plus the continuous
+latents as regression tasks and few-shot shape recognition. A model that became invariant to an
+augmentation should lose exactly the tasks that augmentation changes.
+
+    data = transfer_data(profile_sizes...)           # images and labels per split, fixed seed
+    features = split_features(backbone, data)        # frozen features per split (cache these)
+    table = transfer_table(features, data, model="mocov2")
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import pandas as pd
+import torch
+from torch import Tensor
+
+from ssl_lib.data import make_synthetic
+from ssl_lib.evaluate import extract_features, few_shot_eval, linear_probe, ridge_probe
+
+CLASSIFICATION_TASKS = ("shape", "colour", "position", "orientation", "size", "background")
+# Circular latents are regressed as (cos, sin) so the target has no seam at +-pi.
+REGRESSION_TASKS = ("x", "y", "scale", "angle", "hue")
+SPLITS = ("train", "val", "test")
+
+
+@dataclass
+class TransferData:
+    """Un-augmented synthetic images (uint8) and all their labels, per split."""
+
+    images: dict[str, Tensor]
+    labels: dict[str, dict[str, Tensor]]
+
+
+def transfer_data(n_train: int, n_val: int, n_test: int, size: int = 32, seed: int = 1000,
+                  device="cpu") -> TransferData:
+    """Labelled splits for the probes, from a seed disjoint from pretraining's default seed 0."""
+    sizes = dict(train=n_train, val=n_val, test=n_test)
+    images, labels = {}, {}
+    for split, n in sizes.items():
+        images[split], labels[split] = make_synthetic(n, size, seed=seed, split=split, device=device,
+                                                      dtype=torch.uint8)
+    return TransferData(images, labels)
+
+
+def split_features(backbone, data: TransferData, batch_size: int = 512) -> dict[str, Tensor]:
+    """Frozen features {split: (N, D)} of `backbone` for every split of `data`."""
+    return {split: extract_features(backbone, images, batch_size=batch_size) for split, images in data.images.items()}
+
+
+def regression_targets(labels: dict[str, Tensor], task: str) -> Tensor:
+    """(N, K) float targets of a regression task; angle and hue as (cos, sin) of the angle."""
+    value = labels[task].float()
+    if task == "angle":
+        return torch.stack([value.cos(), value.sin()], dim=1)
+    if task == "hue":
+        return torch.stack([(2 * math.pi * value).cos(), (2 * math.pi * value).sin()], dim=1)
+    return value[:, None]
+
+
+def transfer_table(features: dict[str, Tensor], data: TransferData, model: str, l2_grid=None,
+                   few_shot_episodes: int = 200, few_shot_task: str = "shape", seed: int = 0) -> pd.DataFrame:
+    """Probe one model's features on every task.
+
+    Args:
+        features: {split: (N, D)} frozen features of train, val and test.
+        data: the labels those features belong to.
+        model: the name put in the table's `model` column.
+        l2_grid: probes' L2 grid (None: the papers' 45-point grid).
+        few_shot_episodes: 5-way 1- and 5-shot episodes on the test split's `few_shot_task`.
+    Returns:
+        A DataFrame with columns model, task, kind ("linear", "ridge", "few-shot"), metric and value:
+        top-1 and class-average accuracy for classification, R^2 for regression, accuracy with
+        its 95% interval half-width for few-shot.
+    """
+    missing = [s for s in SPLITS if s not in features]
+    if missing:
+        raise ValueError(f"features lack split(s) {missing}; need {list(SPLITS)}")
+    tr, va, te = (features[s] for s in SPLITS)
+    labels = data.labels
+    rows = []
+    for task in CLASSIFICATION_TASKS:
+        result = linear_probe(tr, labels["train"][task], va, labels["val"][task], te, labels["test"][task],
+                              l2_grid=l2_grid)
+        rows += [dict(model=model, task=task, kind="linear", metric="top1", value=result.top1),
+                 dict(model=model, task=task, kind="linear", metric="balanced", value=result.balanced)]
+    for task in REGRESSION_TASKS:
+        result = ridge_probe(tr, regression_targets(labels["train"], task), va,
+                             regression_targets(labels["val"], task), te,
+                             regression_targets(labels["test"], task), l2_grid=l2_grid)
+        rows.append(dict(model=model, task=task, kind="ridge", metric="r2", value=result.r2))
+    if few_shot_episodes:
+        shots = few_shot_eval(te, labels["test"][few_shot_task], ways=5, shots=(1, 5), queries=15,
+                              episodes=few_shot_episodes, seed=seed)
+        for row in shots.itertuples():
+            task = f"{few_shot_task} {row.shots}-shot"
+            rows += [dict(model=model, task=task, kind="few-shot", metric="accuracy", value=row.accuracy),
+                     dict(model=model, task=task, kind="few-shot", metric="ci95", value=row.ci95)]
+    return pd.DataFrame(rows)
+
+
+def headline(table: pd.DataFrame) -> pd.DataFrame:
+    """One number per (model, task): top-1 for classification, R^2 for regression, few-shot accuracy."""
+    keep = table["metric"].isin(["top1", "r2", "accuracy"])
+    return table[keep].pivot_table(index="model", columns="task", values="value", sort=False)
