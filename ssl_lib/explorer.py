@@ -184,7 +184,6 @@ def build_explorer(sources: dict[str, Tensor], recipes=("mocov2", "simclr", "byo
     Returns the widget (display it in JupyterLab; it needs a live kernel).
     """
     import ipywidgets as W
-    from IPython.display import display
 
     from ssl_lib.figures import views_figure
 
@@ -217,11 +216,13 @@ def build_explorer(sources: dict[str, Tensor], recipes=("mocov2", "simclr", "byo
             state["view2"] = pipeline.sample(images.shape[0], images.shape[-2:], generator=generator)
         views2 = replay(pipeline, images, state["view2"])
         desc, targets = describe_pair(params1, state["view2"])
-        with out:
-            out.clear_output(wait=True)
-            display(views_figure({"clean": images, "view 1 (controls)": views1, f"view 2 ({preset.value})": views2}))
-            display(desc.T.round(3))
-            display(targets.pivot(index="group", columns="component", values="target").round(3))
+        # Replace the Output widget's content through its state, not `with out:` capture,
+        # which can hang a headless (papermill) kernel; this path needs no display hooks.
+        out.outputs = ()
+        out.append_display_data(views_figure({"clean": images, "view 1 (controls)": views1,
+                                              f"view 2 ({preset.value})": views2}))
+        out.append_display_data(desc.T.round(3))
+        out.append_display_data(targets.pivot(index="group", columns="component", values="target").round(3))
 
     def on_random(_):
         images = sources[source.value]

@@ -9,7 +9,8 @@ reproduction on the synthetic data or a paper-scale GPU run.
     run_dir = get_or_train(cfg, P.runs_root)       # ssl_lib.runs
 
 Time plan of the ``cpu`` profile (2 CPU cores, default small_cnn at 32 px; the training
-benchmark measured ~400-500 views/s at width 32, a 4096-image epoch = 8192 views ~ 18 s):
+benchmark measured ~400-500 views/s at width 32, a 4096-image epoch = 8192 views ~ 18 s;
+under contention from other processes it fell to 75-230 views/s, i.e. 2-5x longer):
 
 * budget: 30 min for all 8 notebooks; ~5 min of it is kernels, evaluation and plots, leaving
   ~25 min = 1500 s for about 20 pretraining runs, i.e. ~75 s (~32k views) per run:
@@ -171,8 +172,11 @@ _register(Profile(
 _register(Profile(
     name="cpu",
     description="The default: synthetic data, small CNN, 2 CPU cores, all notebooks in ~30 minutes.",
-    train=dict(_SYNTHETIC, backbone_width=32, n_train=4096, n_val=1024, epochs=4, batch_size=256,
-               warmup_epochs=0.5, proj_hidden=512, proj_dim=128, pred_hidden=128, queue_size=4096,
+    # batch 128: 32 steps per epoch, 128 in all (batch 256 gave 64 steps, too few for the kNN to
+    # move); a queue of 1024 keys stays well below the 4096 images, so a key of the positive's
+    # own image from the previous epoch is rarely a negative.
+    train=dict(_SYNTHETIC, backbone_width=32, n_train=4096, n_val=1024, epochs=4, batch_size=128,
+               warmup_epochs=0.5, proj_hidden=512, proj_dim=128, pred_hidden=128, queue_size=1024,
                progress=True),
     seeds=(0, 1),
     eval=EvalSizes(probe_train=4096, probe_test=2048, invariance_images=256, grid_points=8, groups=64,

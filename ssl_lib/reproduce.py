@@ -207,11 +207,12 @@ def ensure_kernel(name: str = KERNEL_NAME) -> str:
 
 
 def run_notebook(path, output_dir, parameters: dict, kernel_name: str | None = None,
-                 progress: bool = True, cwd=None) -> dict:
+                 progress: bool = True, cwd=None, cell_timeout: float | None = None) -> dict:
     """Execute one notebook with papermill into ``<output_dir>/notebooks/<name>.ipynb``.
 
     Raises ValueError for undeclared parameters (before starting a kernel) and NotebookFailed
-    naming the cell when a cell raises. Returns ``{"notebook", "seconds", "path"}``.
+    naming the cell when a cell raises (or runs longer than ``cell_timeout`` seconds).
+    Returns ``{"notebook", "seconds", "path"}``.
     """
     import papermill
     from papermill.exceptions import PapermillExecutionError
@@ -225,13 +226,16 @@ def run_notebook(path, output_dir, parameters: dict, kernel_name: str | None = N
     try:
         papermill.execute_notebook(str(path), str(executed), parameters=parameters,
                                    kernel_name=kernel_name or ensure_kernel(), progress_bar=progress,
-                                   cwd=str(cwd or path.parent))
+                                   cwd=str(cwd or path.parent), execution_timeout=cell_timeout)
     except PapermillExecutionError as error:
         # papermill's own cell_index counts its injected-parameters cell; report the position
         # in the notebook the user edits, and the cell's first line.
         index, source = _failing_cell(executed)
         raise NotebookFailed(path.stem, index, error.exec_count, error.ename, error.evalue, executed,
                              source) from None
+    except TimeoutError as error:  # nbclient's CellTimeoutError: the cell ran past cell_timeout
+        raise NotebookFailed(path.stem, None, None, type(error).__name__, str(error).splitlines()[0],
+                             executed) from None
     return dict(notebook=path.stem, seconds=round(time.perf_counter() - start, 1), path=str(executed))
 
 
@@ -247,7 +251,8 @@ def merge_results(output_dir, summary: dict | None = None) -> dict:
 
 
 def reproduce(profile: str = "cpu", output=None, notebooks=None, progress: bool = True,
-              report: bool = True, notebook_dir=None, log=None, **overrides) -> dict:
+              report: bool = True, notebook_dir=None, log=None, cell_timeout: float | None = None,
+              **overrides) -> dict:
     """Run the selected notebooks of ``profile`` in order; write the report and results.json.
 
     overrides: profile overrides passed to every notebook as parameters (see
@@ -274,7 +279,7 @@ def reproduce(profile: str = "cpu", output=None, notebooks=None, progress: bool 
     for i, path in enumerate(paths, 1):
         log(f"[{i}/{len(paths)}] {path.stem} (profile {P.name}) ...")
         try:
-            entry = run_notebook(path, P.output, parameters, kernel, progress)
+            entry = run_notebook(path, P.output, parameters, kernel, progress, cell_timeout=cell_timeout)
             entry["status"] = "ok"
         except NotebookFailed as error:
             failure = error

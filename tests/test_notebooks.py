@@ -49,7 +49,9 @@ def test_notebook_structure(path):
 def smoke_run(tmp_path_factory):
     """All notebooks once in the smoke profile; returns (output folder, merged results)."""
     out = tmp_path_factory.mktemp("reproduce_smoke")
-    merged = reproduce("smoke", output=out / "out", runs_root=out / "runs", progress=False, log=lambda m: None)
+    # A cell timeout turns a hung kernel into a failure naming the cell instead of a stuck test run.
+    merged = reproduce("smoke", output=out / "out", runs_root=out / "runs", progress=False, log=lambda m: None,
+                       cell_timeout=300)
     return out / "out", merged
 
 
