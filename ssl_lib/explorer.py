@@ -128,17 +128,7 @@ def apply_settings(images: Tensor, settings: dict, recipe_name: str = "mocov2", 
     output ``size`` (default: the input side). Returns views (B, 3, size, size) and params."""
     pipeline = recipe(recipe_name, size or images.shape[-1])
     params = params_from_settings(settings, images.shape[0], images.shape[-2:], pipeline, images.device)
-    return replay(pipeline, images, params), params
-
-
-def replay(pipeline: AugmentPipeline, images: Tensor, params: AugParams) -> Tensor:
-    """`pipeline.replay`, but also filling ``params.color_shift`` (the CASSLE colour mean shift
-    depends on the pixels). `AugmentPipeline.replay` works on a copy of the params, so the
-    caller's record keeps zeros there; `_apply` is the step that records it."""
-    from ssl_lib.augment.functional import check_images
-
-    check_images(images)
-    return pipeline._apply(images, params)
+    return pipeline.replay(images, params), params
 
 
 def random_settings(recipe_name: str = "mocov2", source_size=(96, 96), generator: torch.Generator | None = None) -> dict:
@@ -211,10 +201,10 @@ def build_explorer(sources: dict[str, Tensor], recipes=("mocov2", "simclr", "byo
         pipeline = recipe(preset.value, images.shape[-1])
         settings = {n: c.value for n, c in controls.items()} | {"jitter_order": state["order"]}
         params1 = params_from_settings(settings, images.shape[0], images.shape[-2:], pipeline)
-        views1 = replay(pipeline, images, params1)
+        views1 = pipeline.replay(images, params1)
         if state["view2"] is None or len(state["view2"]) != images.shape[0]:
             state["view2"] = pipeline.sample(images.shape[0], images.shape[-2:], generator=generator)
-        views2 = replay(pipeline, images, state["view2"])
+        views2 = pipeline.replay(images, state["view2"])
         desc, targets = describe_pair(params1, state["view2"])
         # Replace the Output widget's content through its state, not `with out:` capture,
         # which can hang a headless (papermill) kernel; this path needs no display hooks.

@@ -56,6 +56,10 @@ def test_replay_reproduces_views_and_generator_is_deterministic(device):
     assert not torch.equal(views, other)
     assert torch.equal(pipeline.replay(x, params), views)
     assert torch.equal(pipeline.replay(x, params.to("cpu")), views)
+    drawn = pipeline.sample(8, x.shape[-2:], device, gen(0))  # the same draws, no colour shift yet
+    assert not drawn.color_shift.any()
+    pipeline.replay(x, drawn)
+    assert torch.allclose(drawn.color_shift, params.color_shift.to(drawn.color_shift.device))
     assert all(t.device == x.device for t in params.as_dict().values())
 
 

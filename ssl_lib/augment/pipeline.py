@@ -151,11 +151,18 @@ class AugmentPipeline:
         return self._apply(images, params), params
 
     def replay(self, images: Tensor, params: AugParams) -> Tensor:
-        """Apply recorded `params` to (B, 3, H, W) images; reproduces the views of the call that drew them."""
+        """Apply recorded `params` to (B, 3, H, W) images; reproduces the views of the call that drew them.
+
+        Like a call, it (re)measures `params.color_shift` on the views it produces.
+        """
         F.check_images(images)
         if len(params) != images.shape[0]:
             raise ValueError(f"params describe {len(params)} images but images has {images.shape[0]}")
-        return self._apply(images, params.to(images.device))
+        on_device = params.to(images.device)
+        views = self._apply(images, on_device)
+        # the colour mean shift is measured while applying: hand it back to the caller's params
+        params.color_shift = on_device.color_shift.to(params.color_shift.device)
+        return views
 
     def _apply(self, images: Tensor, params: AugParams) -> Tensor:
         """Run the ops with `params`; records params.color_shift, which depends on the pixels."""
