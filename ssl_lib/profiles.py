@@ -8,19 +8,19 @@ reproduction on the synthetic data or a paper-scale GPU run.
     cfg = P.train_config(method="mocov2", recipe="spatial", seed=0)   # a validated TrainConfig
     run_dir = get_or_train(cfg, P.runs_root)       # ssl_lib.runs
 
-Time plan of the ``cpu`` profile (2 CPU cores, default small_cnn at 32 px; the training
-benchmark measured ~400-500 views/s at width 32, a 4096-image epoch = 8192 views ~ 18 s;
-under contention from other processes it fell to 75-230 views/s, i.e. 2-5x longer):
+Time plan of the ``cpu`` profile (2 CPU cores, small_cnn at 32 px). Measured on an idle machine
+(2026-11-23): one run of n_train 4096 x 4 epochs at batch 128 took 23 s at width 16 (1690 views/s)
+and 64 s at width 32 (550 views/s) with the same kNN accuracy, so the profile uses width 16:
 
-* budget: 30 min for all 8 notebooks; ~5 min of it is kernels, evaluation and plots, leaving
-  ~25 min = 1500 s for about 20 pretraining runs, i.e. ~75 s (~32k views) per run:
-  n_train 4096 x 4 epochs.  Runs are shared between notebooks (same config = same folder):
-  notebook 03's MoCo v2 run is notebook 02's Default model.
+* budget: 30 min for all 8 notebooks; ~6 min of it is kernels, evaluation and plots, leaving
+  ~24 min for the 32 pretraining runs of `ssl_lib.experiments` with 3 seeds, ~35 s each:
+  n_train 4096 x 6 epochs at width 16.  Runs are shared between notebooks (same experiment and
+  seed = same folder): 03's MoCo v2 is 02's Default model, 03's SimCLR the control of 04-06.
 * 01 augmentations: no training (~20 s).
-* 02 invariance: 3 recipes (Default, Spatial, Appearance) x 2 seeds = 6 runs (~8 min).
-* 03 methods: 6 methods x seed 0, one reused from 02 = 5 runs (~6 min).
-* 04-06 AugSelf / CASSLE / feature augmentation: ~3 runs each (~10 min together).
-* 07-08 sensitivity, fusion, transfer: reuse earlier runs, evaluation only (~2 min).
+* 02 invariance: 3 recipes x 3 seeds = 9 runs.
+* 03 methods: SimCLR x 3 seeds + 4 more methods x seed 0 = 7 runs.
+* 04 AugSelf: 3 runs; 05 CASSLE: 3 + 1 control; 06 feature augmentation: 3 + 6 ablation runs.
+* 07-08 transfer, fusion, sensitivity and the report: evaluation only.
 
 The ``smoke`` profile keeps every code path but shrinks everything (width 8, 512 images,
 1 epoch) so that all notebooks together run in a few minutes inside ``make test``; its
@@ -172,13 +172,13 @@ _register(Profile(
 _register(Profile(
     name="cpu",
     description="The default: synthetic data, small CNN, 2 CPU cores, all notebooks in ~30 minutes.",
-    # batch 128: 32 steps per epoch, 128 in all (batch 256 gave 64 steps, too few for the kNN to
-    # move); a queue of 1024 keys stays well below the 4096 images, so a key of the positive's
+    # batch 128: 32 steps per epoch, 192 in all (batch 256 gave too few steps for the kNN to
+    # move); three seeds, the fewest that give a spread for every claim; a queue of 1024 keys stays well below the 4096 images, so a key of the positive's
     # own image from the previous epoch is rarely a negative.
-    train=dict(_SYNTHETIC, backbone_width=32, n_train=4096, n_val=1024, epochs=4, batch_size=128,
+    train=dict(_SYNTHETIC, backbone_width=16, n_train=4096, n_val=1024, epochs=6, batch_size=128,
                warmup_epochs=0.5, proj_hidden=512, proj_dim=128, pred_hidden=128, queue_size=1024,
                progress=True),
-    seeds=(0, 1),
+    seeds=(0, 1, 2),
     eval=EvalSizes(probe_train=4096, probe_test=2048, invariance_images=256, grid_points=8, groups=64,
                    group_views=8, reference=1024, few_shot_episodes=500, explorer_size=96),
     device="cpu",

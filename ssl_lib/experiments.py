@@ -1,0 +1,148 @@
+"""The models the notebooks train, by name: one source of truth shared by notebooks 02-08.
+
+An experiment is the TrainConfig fields that define a model on top of a profile, and which of
+the profile's seeds it is trained with. The same experiment and seed always give the same config,
+hence the same run folder (`ssl_lib.runs.get_or_train`): notebook 07 finds the models 02-06
+trained, and trains only what is missing when run on its own.
+
+    for exp in group("augself"):
+        for seed in exp.seeds_of(P):
+            run_dir = get_or_train(exp.config(P, seed), P.runs_root)
+
+Seed policy: "all" for the models a claim compares (mean +- std over the profile's seeds),
+"first" for training curves and ablations (one seed, to stay inside the profile's time budget).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ssl_lib.config import TrainConfig
+
+# Each method with its own paper's augmentations (SimSiam used MoCo v2's; Barlow Twins and VICReg BYOL's).
+METHOD_RECIPES = {"simclr": "simclr", "mocov2": "mocov2", "byol": "byol", "simsiam": "mocov2",
+                  "barlow_twins": "byol", "vicreg": "byol"}
+METHOD_NAMES = {"simclr": "SimCLR", "mocov2": "MoCo v2", "byol": "BYOL", "simsiam": "SimSiam",
+                "barlow_twins": "Barlow Twins", "vicreg": "VICReg"}
+# The method notebooks 04-06 build on: the fastest on CPU, and one all three papers used.
+BASE = dict(method="simclr", recipe="simclr")
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """A named model: TrainConfig `fields` and a seed policy ("all" or "first")."""
+
+    name: str
+    fields: dict = field(default_factory=dict)
+    seeds: str = "all"
+
+    def seeds_of(self, profile) -> tuple[int, ...]:
+        """The profile seeds this experiment is trained with."""
+        return tuple(profile.seeds) if self.seeds == "all" else tuple(profile.seeds[:1])
+
+    def config(self, profile, seed: int) -> TrainConfig:
+        """The validated TrainConfig of this experiment under `profile` for `seed`."""
+        return profile.train_config(**self.fields, seed=seed)
+
+
+def _exp(name, seeds="all", **fields) -> Experiment:
+    return Experiment(name, fields, seeds)
+
+
+GROUPS: dict[str, list[Experiment]] = {
+    # 02: Ericsson et al.'s three MoCo v2 models
+    "invariance": [_exp("Default", method="mocov2", recipe="mocov2"),
+                   _exp("Spatial", method="mocov2", recipe="spatial"),
+                   _exp("Appearance", method="mocov2", recipe="appearance")],
+    # 03: the six baselines (SimCLR on every seed: it is the control of 04-06)
+    "methods": [_exp(METHOD_NAMES[m], seeds="all" if m == BASE["method"] else "first", method=m, recipe=r)
+                for m, r in METHOD_RECIPES.items()],
+    # 04: AugSelf with the authors' STL-10 weights
+    "augself": [_exp("SimCLR + AugSelf", **BASE, augself="crop:1.0,color:1.0")],
+    # 05: CASSLE with the authors' encoder; the shuffled-descriptor model is the control
+    "cassle": [_exp("SimCLR + CASSLE", **BASE, cassle=True),
+               _exp("SimCLR + CASSLE (shuffled descriptors)", seeds="first", **BASE, cassle=True,
+                    cassle_descriptors="shuffled")],
+    # 06: feature augmentation: operators, gradient flow and arrangement
+    "feature_aug": [_exp("SimCLR + FA noise", **BASE, feature_aug="noise"),
+                    _exp("SimCLR + FA dropout", seeds="first", **BASE, feature_aug="dropout"),
+                    _exp("SimCLR + FA mix", seeds="first", **BASE, feature_aug="mix"),
+                    _exp("SimCLR + FA generator", seeds="first", **BASE, feature_aug="generator"),
+                    _exp("SimCLR + FA noise, no stop-grad", seeds="first", **BASE, feature_aug="noise",
+                         fa_stop_grad=False),
+                    _exp("BYOL + FA parallel", seeds="first", method="byol", recipe="byol", feature_aug="noise",
+                         fa_arrangement="parallel"),
+                    _exp("BYOL + FA basic", seeds="first", method="byol", recipe="byol", feature_aug="noise",
+                         fa_arrangement="basic")],
+}
+
+
+def group(name: str) -> list[Experiment]:
+    """The experiments of one group (a notebook's models); ValueError naming unknown groups."""
+    if name not in GROUPS:
+        raise ValueError(f"unknown experiment group {name!r}; known: {list(GROUPS)}")
+    return GROUPS[name]
+
+
+def get(name: str) -> Experiment:
+    """An experiment by its name, from any group."""
+    for experiments in GROUPS.values():
+        for exp in experiments:
+            if exp.name == name:
+                return exp
+    raise ValueError(f"unknown experiment {name!r}; known: {[e.name for g in GROUPS.values() for e in g]}")
+
+
+def all_experiments() -> list[Experiment]:
+    """Every experiment once, in notebook order."""
+    return [exp for experiments in GROUPS.values() for exp in experiments]
+
+
+def train_experiments(profile, experiments: list[Experiment], log=print):
+    """Train (or reuse) every experiment for each of its seeds.
+
+    Returns a DataFrame with one row per run: model, seed, run (folder path), epochs, final_loss,
+    knn_top1 (last epoch) and train_seconds.
+    """
+    import pandas as pd
+
+    from ssl_lib.runs import get_or_train, read_metrics
+
+    rows = []
+    for exp in experiments:
+        for seed in exp.seeds_of(profile):
+            run_dir = get_or_train(exp.config(profile, seed), profile.runs_root, log=log)
+            metrics = read_metrics(run_dir)
+            rows.append(dict(model=exp.name, seed=seed, run=str(run_dir), epochs=len(metrics),
+                             final_loss=metrics[-1]["loss"], knn_top1=metrics[-1].get("knn_top1"),
+                             train_seconds=round(sum(m["epoch_seconds"] for m in metrics), 1)))
+    return pd.DataFrame(rows)
+
+
+def training_curves(runs):
+    """Per-epoch metrics of the runs in a `train_experiments` table, with model and seed columns."""
+    import pandas as pd
+
+    from ssl_lib.runs import read_metrics
+
+    return pd.DataFrame([dict(model=r.model, seed=r.seed, **m) for r in runs.itertuples() for m in read_metrics(r.run)])
+
+
+def load_backbones(runs, device="cpu") -> dict:
+    """{(model, seed): frozen backbone in eval mode} for the runs of a `train_experiments` table."""
+    from ssl_lib.train import load_backbone
+
+    return {(r.model, r.seed): load_backbone(r.run, device=device) for r in runs.itertuples()}
+
+
+def random_backbones(profile, device="cpu") -> dict:
+    """{("random init", seed): an untrained backbone of the profile's architecture} per profile seed."""
+    import torch
+
+    from ssl_lib.model import build_model
+
+    out = {}
+    for seed in profile.seeds:
+        torch.manual_seed(seed)
+        out[("random init", seed)] = build_model(profile.train_config(**BASE, seed=seed)).backbone.to(device).eval()
+    return out
