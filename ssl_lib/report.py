@@ -71,3 +71,30 @@ def claims_table(rows: list[dict]) -> pd.DataFrame:
     """The report's table: one row per claim, in the order given."""
     return pd.DataFrame(rows, columns=["paper", "claim", "quantity", "measured", "difference", "seeds_agreeing",
                                        "verdict"])
+
+
+def recorded(output, notebook: str) -> dict | None:
+    """What `notebook` recorded under `output` (its results/<notebook>.json), or None if it has not run."""
+    import json
+    from pathlib import Path
+
+    path = Path(output) / "results" / f"{notebook}.json"
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def load_claims(output, notebooks) -> pd.DataFrame:
+    """Every claim row the given notebooks recorded (under "claims"), with a `notebook` column.
+
+    Raises FileNotFoundError naming the notebooks that have no results under `output`.
+    """
+    missing = [nb for nb in notebooks if recorded(output, nb) is None]
+    if missing:
+        raise FileNotFoundError(f"no results under {output} for {missing}: run those notebooks first")
+    frames = [claims_table(recorded(output, nb).get("claims", [])).assign(notebook=nb) for nb in notebooks]
+    return pd.concat(frames, ignore_index=True)
+
+
+def verdict_counts(claims: pd.DataFrame) -> pd.DataFrame:
+    """Claims per paper and verdict (all four verdict columns, zeros included)."""
+    counts = claims.groupby(["paper", "verdict"]).size().unstack(fill_value=0)
+    return counts.reindex(columns=list(VERDICTS), fill_value=0)

@@ -30,3 +30,17 @@ def test_rows_and_errors():
         compare([1.0, 2.0], [1.0])
     with pytest.raises(ValueError, match="NaN"):
         compare([float("nan")], [1.0])
+
+
+def test_load_claims_from_recorded_results(tmp_path):
+    from ssl_lib.report import load_claims, verdict_counts
+    from ssl_lib.reproduce import record
+
+    row = claim_row("CASSLE", "c", "q", "a", "b", compare([2.0, 3.0], [1.0, 1.0]))
+    record("claims", claims_table([row]), output=tmp_path, notebook="05_cassle")
+    record("other", 1, output=tmp_path, notebook="06_feature_aug")
+    claims = load_claims(tmp_path, ["05_cassle", "06_feature_aug"])
+    assert claims.notebook.tolist() == ["05_cassle"] and claims.verdict.tolist() == ["reproduced"]
+    assert verdict_counts(claims).loc["CASSLE"].tolist() == [1, 0, 0, 0]
+    with pytest.raises(FileNotFoundError, match=r"\['07_transfer'\]"):
+        load_claims(tmp_path, ["05_cassle", "07_transfer"])
