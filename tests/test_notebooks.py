@@ -12,6 +12,7 @@ import nbformat
 import pytest
 
 from ssl_lib.profiles import OVERRIDES, resolve
+from ssl_lib.report import VERDICTS
 from ssl_lib.reproduce import NOTEBOOK_DIR, NotebookFailed, list_notebooks, notebook_parameters, reproduce, run_notebook
 from ssl_lib.runs import is_finished, run_name
 
@@ -79,10 +80,19 @@ def test_smoke_results_of_01_and_02(smoke_run):
             assert -1 <= nb02["synthetic_invariance"][f"{model}/{transform}"] <= 1
         for change in ("viewpoint", "lighting"):
             assert -1 <= nb02["real_world_invariance"][f"{model}/{change}"] <= 1
-    assert set(nb02["checks"]) == {"spatial_model_more_crop_flip_invariant_than_appearance",
-                                   "appearance_model_more_colour_invariant_than_spatial",
-                                   "spatial_model_more_viewpoint_invariant_than_appearance",
-                                   "appearance_model_more_lighting_invariant_than_spatial"}
+    claims = nb02["claims"]
+    assert [c["quantity"] for c in claims] == ["invariance to spatial transforms", "invariance to colour transforms",
+                                               "invariance to viewpoint", "invariance to lighting"]
+    assert all(c["verdict"] in VERDICTS for c in claims)
+
+
+def test_every_claim_of_the_report_has_a_verdict_by_the_rule(smoke_run):
+    _, merged = smoke_run
+    report = merged["notebooks"]["08_report"]
+    assert report["claims"] and all(c["verdict"] in VERDICTS for c in report["claims"])
+    assert report["summary"]["claims"] == len(report["claims"])
+    papers = {c["paper"] for c in report["claims"]}
+    assert {"Ericsson et al.", "AugSelf", "CASSLE"} <= papers
 
 
 def test_notebook_02_trains_through_get_or_train_so_later_notebooks_reuse_its_runs(smoke_run):
