@@ -169,13 +169,22 @@ class MomentumMethod(SSLMethod):
         return y.chunk(2), z.chunk(2)
 
 
-class SimCLR(SSLMethod):
+class PairLossMethod(SSLMethod):
+    """A method whose loss is a function of the two views' projections alone."""
+
+    def pair_loss(self, z1: Tensor, z2: Tensor) -> Tensor:
+        raise NotImplementedError
+
     def forward(self, views1, views2, params1, params2):
         y1, y2 = self.encode(views1, views2)
         z1, z2 = self.project(y1, y2, params1, params2)
-        pair = lambda a, b: losses.nt_xent(a, b, self.spec.temperature, gather_distributed=is_distributed())
-        loss = self._with_feature_aug(pair(z1, z2), pair, z1, z2)
+        loss = self._with_feature_aug(self.pair_loss(z1, z2), self.pair_loss, z1, z2)
         return dict(loss=loss, y1=y1, y2=y2, y1_target=None, y2_target=None)
+
+
+class SimCLR(PairLossMethod):
+    def pair_loss(self, z1, z2):
+        return losses.nt_xent(z1, z2, self.spec.temperature, gather_distributed=is_distributed())
 
 
 class MoCoV2(MomentumMethod):
@@ -247,22 +256,14 @@ class SimSiam(SSLMethod):
         return dict(loss=loss, y1=y1, y2=y2, y1_target=None, y2_target=None)
 
 
-class BarlowTwins(SSLMethod):
-    def forward(self, views1, views2, params1, params2):
-        y1, y2 = self.encode(views1, views2)
-        z1, z2 = self.project(y1, y2, params1, params2)
-        pair = lambda a, b: losses.barlow_twins(a, b, self.spec.barlow_lambda, gather_distributed=is_distributed())
-        loss = self._with_feature_aug(pair(z1, z2), pair, z1, z2)
-        return dict(loss=loss, y1=y1, y2=y2, y1_target=None, y2_target=None)
+class BarlowTwins(PairLossMethod):
+    def pair_loss(self, z1, z2):
+        return losses.barlow_twins(z1, z2, self.spec.barlow_lambda, gather_distributed=is_distributed())
 
 
-class VICReg(SSLMethod):
-    def forward(self, views1, views2, params1, params2):
-        y1, y2 = self.encode(views1, views2)
-        z1, z2 = self.project(y1, y2, params1, params2)
-        pair = lambda a, b: losses.vicreg(a, b, gather_distributed=is_distributed())
-        loss = self._with_feature_aug(pair(z1, z2), pair, z1, z2)
-        return dict(loss=loss, y1=y1, y2=y2, y1_target=None, y2_target=None)
+class VICReg(PairLossMethod):
+    def pair_loss(self, z1, z2):
+        return losses.vicreg(z1, z2, gather_distributed=is_distributed())
 
 
 METHOD_CLASSES = {"simclr": SimCLR, "mocov2": MoCoV2, "byol": BYOL, "simsiam": SimSiam,
