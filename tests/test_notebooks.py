@@ -11,6 +11,7 @@ import json
 import nbformat
 import pytest
 
+from ssl_lib import experiments
 from ssl_lib.profiles import OVERRIDES, resolve
 from ssl_lib.report import VERDICTS
 from ssl_lib.reproduce import NOTEBOOK_DIR, NotebookFailed, list_notebooks, notebook_parameters, reproduce, run_notebook
@@ -101,9 +102,8 @@ def test_notebook_02_trains_through_get_or_train_so_later_notebooks_reuse_its_ru
     out, merged = smoke_run
     profile = resolve("smoke", runs_root=out.parent / "runs")
     for run in merged["notebooks"]["02_invariance"]["runs"]:
-        cfg = profile.train_config(method="mocov2", recipe=run["recipe"], seed=run["seed"])
-        assert run["run"] == run_name(cfg)
-        assert is_finished(out.parent / "runs" / run["run"], cfg)
+        cfg = experiments.get(run["model"]).config(profile, run["seed"])
+        assert is_finished(out.parent / "runs" / run_name(cfg), cfg)
 
 
 def test_an_unknown_profile_fails_in_the_notebook_with_a_clear_error(tmp_path):
