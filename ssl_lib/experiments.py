@@ -61,7 +61,7 @@ GROUPS: dict[str, list[Experiment]] = {
     "augself": [_exp("SimCLR + AugSelf", **BASE, augself="crop:1.0,color:1.0")],
     # 05: CASSLE with the authors' encoder; the shuffled-descriptor model is the control
     "cassle": [_exp("SimCLR + CASSLE", **BASE, cassle=True),
-               _exp("SimCLR + CASSLE (shuffled descriptors)", seeds="first", **BASE, cassle=True,
+               _exp("SimCLR + CASSLE (shuffled descriptors)", **BASE, cassle=True,
                     cassle_descriptors="shuffled")],
     # 06: feature augmentation: operators, gradient flow and arrangement
     "feature_aug": [_exp("SimCLR + FA noise", **BASE, feature_aug="noise"),
@@ -133,6 +133,47 @@ def load_backbones(runs, device="cpu") -> dict:
     from ssl_lib.train import load_backbone
 
     return {(r.model, r.seed): load_backbone(r.run, device=device) for r in runs.itertuples()}
+
+
+def _transfer_cache_name(profile, data) -> str:
+    """File name of a run's cached transfer table: a digest of everything the table depends on
+    besides the weights (evaluation sizes, L2 grid, few-shot episodes, the probe data)."""
+    import dataclasses
+    import hashlib
+    import json
+
+    key = dict(eval=dataclasses.asdict(profile.eval), size=profile.image_size,
+               data={split: list(images.shape) for split, images in data.images.items()})
+    return f"transfer-{hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:10]}.csv"
+
+
+def transfer_tables(profile, runs, data, device="cpu"):
+    """`ssl_lib.transfer.profile_transfer_table` rows of every run in a `train_experiments` table.
+
+    Each run's table is cached in its folder (``transfer-<digest>.csv``, written atomically), so
+    a model is probed once however many notebooks report it; the ``model`` column is the name
+    this table gives the run.  Returns the long table: model, task, kind, metric, value, seed.
+    """
+    from pathlib import Path
+
+    import pandas as pd
+
+    from ssl_lib.io import atomic_write_text
+    from ssl_lib.train import load_backbone
+    from ssl_lib.transfer import profile_transfer_table, split_features
+
+    name = _transfer_cache_name(profile, data)
+    tables = []
+    for r in runs.itertuples():
+        path = Path(r.run) / name
+        if path.is_file():
+            table = pd.read_csv(path)
+        else:
+            features = split_features(load_backbone(r.run, device=device), data)
+            table = profile_transfer_table(features, data, profile, model=r.model, seed=r.seed)
+            atomic_write_text(table.to_csv(index=False), path)
+        tables.append(table.assign(model=r.model, seed=r.seed))
+    return pd.concat(tables, ignore_index=True)
 
 
 def random_backbones(profile, device="cpu") -> dict:

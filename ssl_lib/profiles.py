@@ -12,15 +12,23 @@ Time plan of the ``cpu`` profile (2 CPU cores, small_cnn at 32 px). Measured on 
 (2026-11-23): one run of n_train 4096 x 4 epochs at batch 128 took 23 s at width 16 (1690 views/s)
 and 64 s at width 32 (550 views/s) with the same kNN accuracy, so the profile uses width 16:
 
-* budget: 30 min for all 8 notebooks; ~6 min of it is kernels, evaluation and plots, leaving
-  ~24 min for the 32 pretraining runs of `ssl_lib.experiments` with 3 seeds, ~35 s each:
+* budget: 30 min for all 8 notebooks; ~5 min of it is kernels, evaluation and plots, leaving
+  ~25 min for the 34 pretraining runs of `ssl_lib.experiments` with 3 seeds, ~35 s each:
   n_train 4096 x 6 epochs at width 16.  Runs are shared between notebooks (same experiment and
-  seed = same folder): 03's MoCo v2 is 02's Default model, 03's SimCLR the control of 04-06.
+  seed = same folder): 03's MoCo v2 is 02's Default model, 03's SimCLR the control of 04-06; each
+  run's transfer table is cached in its folder (`experiments.transfer_tables`), so 07 re-probes
+  nothing.
 * 01 augmentations: no training (~20 s).
 * 02 invariance: 3 recipes x 3 seeds = 9 runs.
 * 03 methods: SimCLR x 3 seeds + 4 more methods x seed 0 = 7 runs.
-* 04 AugSelf: 3 runs; 05 CASSLE: 3 + 1 control; 06 feature augmentation: 3 + 6 ablation runs.
+* 04 AugSelf: 3 runs; 05 CASSLE: 3 + 3 shuffled-descriptor controls; 06 feature augmentation:
+  3 + 6 single-seed ablation runs.
 * 07-08 transfer, fusion, sensitivity and the report: evaluation only.
+
+What tuning tried (``benchmarks/profile_sweep.py``, numbers in benchmarks/RESULTS.md): 12
+instead of 6 epochs, higher learning rates and a lower temperature left SimCLR's kNN and shape
+probe unchanged; a 3x AugSelf loss weight did not change its transfer; MoCo v2's milder recipe
+learns shape better but leaves no headroom on colour (0.98), where CASSLE's effect shows.
 
 The ``smoke`` profile keeps every code path but shrinks everything (width 8, 512 images,
 1 epoch) so that all notebooks together run in a few minutes inside ``make test``; its
@@ -57,6 +65,8 @@ class EvalSizes:
     groups / group_views / reference: `real_world_invariance` groups, renderings per group and
     clean images for its whitening.  few_shot_episodes: N-way K-shot episodes.
     explorer_size: side of the photographs shown in notebook 01.
+    l2_grid: L2 penalties the linear and ridge probes select from on validation (None: the
+    papers' 45-point grid, REFERENCE.md section 6).
     """
 
     probe_train: int
@@ -68,6 +78,7 @@ class EvalSizes:
     reference: int
     few_shot_episodes: int
     explorer_size: int = 96
+    l2_grid: tuple[float, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -164,7 +175,8 @@ _register(Profile(
                progress=False),
     seeds=(0,),
     eval=EvalSizes(probe_train=512, probe_test=256, invariance_images=64, grid_points=3, groups=8,
-                   group_views=4, reference=128, few_shot_episodes=20, explorer_size=64),
+                   group_views=4, reference=128, few_shot_episodes=20, explorer_size=64,
+                   l2_grid=(1e-3, 1e-1, 10.0)),
     device="cpu",
     budget_minutes=5,
 ))
@@ -180,7 +192,9 @@ _register(Profile(
                progress=True),
     seeds=(0, 1, 2),
     eval=EvalSizes(probe_train=4096, probe_test=2048, invariance_images=256, grid_points=8, groups=64,
-                   group_views=8, reference=1024, few_shot_episodes=500, explorer_size=96),
+                   group_views=8, reference=1024, few_shot_episodes=500, explorer_size=96,
+                   # 7 points keep each probe to about a second on one core (the papers' 45 at gpu scale)
+                   l2_grid=(1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0)),
     device="cpu",
     budget_minutes=30,
 ))

@@ -6,9 +6,12 @@ and size (changed by cropping), orientation (flipped by horizontal flips), plus 
 latents as regression tasks and few-shot shape recognition. A model that became invariant to an
 augmentation should lose exactly the tasks that augmentation changes.
 
-    data = transfer_data(profile_sizes...)           # images and labels per split, fixed seed
-    features = split_features(backbone, data)        # frozen features per split (cache these)
-    table = transfer_table(features, data, model="mocov2")
+    data = profile_transfer_data(P, device)          # images and labels per split, fixed seed
+    features = split_features(backbone, data)        # frozen features per split
+    table = profile_transfer_table(features, data, P, model="mocov2", seed=0)
+
+Notebooks probe trained runs through `ssl_lib.experiments.transfer_tables`, which caches each
+run's table in its folder, so a model is probed once however many notebooks report it.
 """
 
 from __future__ import annotations
@@ -46,6 +49,14 @@ def transfer_data(n_train: int, n_val: int, n_test: int, size: int = 32, seed: i
         images[split], labels[split] = make_synthetic(n, size, seed=seed, split=split, device=device,
                                                       dtype=torch.uint8)
     return TransferData(images, labels)
+
+
+def profile_transfer_data(profile, device="cpu") -> TransferData:
+    """The probe splits of a profile: ``eval.probe_train`` / ``probe_test // 2`` / ``probe_test``
+    scenes at the profile's image size."""
+    sizes = profile.eval
+    return transfer_data(sizes.probe_train, sizes.probe_test // 2, sizes.probe_test, size=profile.image_size,
+                         device=device)
 
 
 def split_features(backbone, data: TransferData, batch_size: int = 512) -> dict[str, Tensor]:
@@ -104,7 +115,17 @@ def transfer_table(features: dict[str, Tensor], data: TransferData, model: str, 
     return pd.DataFrame(rows)
 
 
-def headline(table: pd.DataFrame) -> pd.DataFrame:
-    """One number per (model, task): top-1 for classification, R^2 for regression, few-shot accuracy."""
+def profile_transfer_table(features: dict[str, Tensor], data: TransferData, profile, model: str,
+                           seed: int) -> pd.DataFrame:
+    """`transfer_table` with the profile's L2 grid and few-shot episodes, plus a ``seed`` column."""
+    return transfer_table(features, data, model=model, l2_grid=profile.eval.l2_grid,
+                          few_shot_episodes=profile.eval.few_shot_episodes, seed=seed).assign(seed=seed)
+
+
+def headline(table: pd.DataFrame, index="model") -> pd.DataFrame:
+    """One number per (model, task): top-1 for classification, R^2 for regression, few-shot accuracy.
+
+    `index`: the row key, "model" or e.g. ["model", "seed"] for one row per run.
+    """
     keep = table["metric"].isin(["top1", "r2", "accuracy"])
-    return table[keep].pivot_table(index="model", columns="task", values="value", sort=False)
+    return table[keep].pivot_table(index=index, columns="task", values="value", sort=False)

@@ -27,3 +27,36 @@ def test_seed_policy_and_shared_runs():
         group("gan")
     with pytest.raises(ValueError, match="unknown experiment 'SwAV'"):
         get("SwAV")
+
+
+def test_transfer_tables_probe_each_run_once(tmp_path, monkeypatch):
+    import dataclasses
+
+    import pandas as pd
+
+    from ssl_lib import experiments, transfer
+    from ssl_lib.profiles import EvalSizes
+
+    sizes = EvalSizes(probe_train=64, probe_test=320, invariance_images=8, grid_points=2, groups=2,
+                      group_views=2, reference=8, few_shot_episodes=4, l2_grid=(1e-2,))
+    P = dataclasses.replace(resolve("smoke", runs_root=str(tmp_path)), eval=sizes)
+    P = dataclasses.replace(P, train={**P.train, "n_train": 128, "n_val": 64})
+    runs = experiments.train_experiments(P, [get("SimCLR")], log=None)
+    data = transfer.profile_transfer_data(P)
+    first = experiments.transfer_tables(P, runs, data)
+    assert set(first.task) >= {"shape", "colour", "x", "shape 5-shot"} and set(first.seed) == {0}
+    assert len(list((tmp_path).glob("*/transfer-*.csv"))) == 1
+
+    # cached: no probe runs again, and the table takes the name the caller gives the run
+    def no_probe(*args, **kwargs):
+        raise AssertionError("probed a run whose table is cached")
+
+    monkeypatch.setattr(transfer, "profile_transfer_table", no_probe)
+    again = experiments.transfer_tables(P, runs.assign(model="renamed"), data)
+    pd.testing.assert_frame_equal(again.drop(columns="model"), first.drop(columns="model"), check_dtype=False)
+    assert set(again.model) == {"renamed"}
+
+    # other evaluation settings are another cache entry, not a stale hit
+    other = dataclasses.replace(P, eval=dataclasses.replace(sizes, l2_grid=(1e-1,)))
+    with pytest.raises(AssertionError, match="cached"):
+        experiments.transfer_tables(other, runs, data)
