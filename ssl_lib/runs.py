@@ -8,10 +8,15 @@ The folder name is readable and stable: ``<method>-<recipe>-s<seed>-<hash>``, th
 over the config fields that differ from TrainConfig's defaults (so adding a new field with a
 default to TrainConfig does not rename existing runs).  ``output_dir`` and ``progress`` are
 not part of the identity: they do not change the trained weights.
+
+Two processes asking for the same config (two notebooks open side by side in JupyterLab) do not
+train it twice into one folder: a lock file next to the run makes the second wait, then reuse.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import json
 import shutil
@@ -67,18 +72,32 @@ def get_or_train(cfg: TrainConfig, runs_root, log=print) -> Path:
     cfg = cfg.validate()
     run_dir = Path(runs_root) / run_name(cfg)
     cfg = cfg.replace(output_dir=str(run_dir))
-    if is_finished(run_dir, cfg):
+    with _locked(run_dir.with_name(f".{run_dir.name}.lock")):
+        if is_finished(run_dir, cfg):
+            if log:
+                log(f"reusing {run_dir}")
+            return run_dir
+        resume = (run_dir / engine.CHECKPOINT).is_file() and _same_config(run_dir, cfg)
+        if not resume and run_dir.exists():
+            shutil.rmtree(run_dir)
         if log:
-            log(f"reusing {run_dir}")
-        return run_dir
-    resume = (run_dir / engine.CHECKPOINT).is_file() and _same_config(run_dir, cfg)
-    if not resume and run_dir.exists():
-        shutil.rmtree(run_dir)
-    if log:
-        log(f"{'resuming' if resume else 'training'} {run_dir.name} "
-            f"({cfg.method}, recipe {cfg.recipe}, {cfg.epochs} epochs, {cfg.n_train} images)")
-    engine.train(cfg, resume=resume)
+            log(f"{'resuming' if resume else 'training'} {run_dir.name} "
+                f"({cfg.method}, recipe {cfg.recipe}, {cfg.epochs} epochs, {cfg.n_train} images)")
+        engine.train(cfg, resume=resume)
     return run_dir
+
+
+@contextlib.contextmanager
+def _locked(path: Path):
+    """Hold an exclusive advisory lock on `path` (created if missing) for the block; the OS
+    releases it if the process dies, so a killed run never leaves a stale lock."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def read_metrics(run_dir) -> list[dict]:

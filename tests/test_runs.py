@@ -1,6 +1,7 @@
 """get_or_train: one folder per config, finished runs reused, interrupted runs resumed."""
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -74,3 +75,28 @@ def test_an_invalid_config_is_refused_before_any_folder_is_made(tmp_path):
     with pytest.raises(ValueError, match="epochs"):
         get_or_train(TrainConfig(**{**TINY, "epochs": 0}), tmp_path, log=None)
     assert not any(tmp_path.iterdir())
+
+
+def test_concurrent_requests_for_one_config_train_it_once(tmp_path, monkeypatch):
+    import threading
+    import time
+
+    calls = []
+
+    def slow_train(cfg, resume=False):
+        calls.append(cfg.output_dir)
+        time.sleep(0.3)  # long enough for the other thread to arrive while this one trains
+        out = Path(cfg.output_dir)  # what a finished run leaves behind
+        out.mkdir(parents=True)
+        (out / "config.json").write_text(cfg.to_json())
+        (out / "backbone.pt").write_text("")
+
+    monkeypatch.setattr(engine, "train", slow_train)
+    results = []
+    threads = [threading.Thread(target=lambda: results.append(get_or_train(tiny(), tmp_path, log=None)))
+               for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(calls) == 1 and len(set(results)) == 1
