@@ -8,6 +8,9 @@ and the training seconds, so variants are compared side by side in one run.
 
     python benchmarks/profile_sweep.py --experiment SimCLR --variant base_lr=0.06 \
         --variant base_lr=0.3 --variant "base_lr=0.3;epochs=10" --seeds 0 1
+
+``--supervised shape`` instead trains the profile's backbone with labels (Adam, no augmentation)
+on the same images and prints test top-1 per epoch: how learnable a task is at this scale.
 """
 
 from __future__ import annotations
@@ -40,6 +43,35 @@ def parse_variant(text: str) -> dict:
     return changes
 
 
+def supervised_ceiling(profile, task: str, epochs: int, seed: int = 0):
+    """Train the profile's backbone + a linear head on `task` labels (cross-entropy, Adam 1e-3,
+    un-augmented images); print held-out top-1 after every epoch."""
+    import torch
+
+    from ssl_lib.backbones import make_backbone
+    from ssl_lib.data import make_synthetic
+    from ssl_lib.data.latents import NUM_CLASSES
+
+    cfg = profile.train_config(seed=seed)
+    torch.manual_seed(seed)
+    x, y = make_synthetic(cfg.n_train, cfg.image_size, seed=cfg.data_seed, split="train")
+    x_test, y_test = make_synthetic(profile.eval.probe_test, cfg.image_size, seed=cfg.data_seed, split="test")
+    net = make_backbone(cfg.backbone, cfg.cifar_stem, cfg.backbone_width)
+    model = torch.nn.Sequential(net, torch.nn.Linear(net.feature_dim, NUM_CLASSES[task]))
+    optimizer = torch.optim.Adam(model.parameters(), 1e-3)
+    for epoch in range(1, epochs + 1):
+        model.train()
+        for idx in torch.randperm(len(x)).split(cfg.batch_size):
+            loss = torch.nn.functional.cross_entropy(model(x[idx]), y[task][idx])
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+        model.eval()
+        with torch.no_grad():
+            top1 = (model(x_test).argmax(1) == y_test[task]).float().mean().item()
+        print(f"supervised {task}: epoch {epoch} train loss {loss.item():.3f} test top-1 {top1:.3f}", flush=True)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--profile", default="cpu")
@@ -47,9 +79,13 @@ def main(argv=None):
     parser.add_argument("--variant", action="append", default=[], help="TrainConfig changes, k=v;k=v ('' = as is)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--runs", default="runs/sweep", help="runs root of the sweep (reused across calls)")
+    parser.add_argument("--supervised", metavar="TASK", help="train with TASK's labels instead (a ceiling)")
+    parser.add_argument("--epochs", type=int, default=10, help="epochs of --supervised")
     args = parser.parse_args(argv)
 
     profile = resolve(args.profile, runs_root=args.runs)
+    if args.supervised:
+        return supervised_ceiling(profile, args.supervised, args.epochs, seed=args.seeds[0])
     exp = experiments.get(args.experiment)
     data = transfer_data(profile.eval.probe_train, profile.eval.probe_test // 2, profile.eval.probe_test,
                          size=profile.image_size)

@@ -18,6 +18,7 @@ Gradient bookkeeping for a loss on gathered embeddings, with G = world size:
 from __future__ import annotations
 
 import os
+import warnings
 
 import torch
 import torch.distributed as dist
@@ -61,7 +62,13 @@ def gather_with_grad(x: Tensor) -> Tensor:
     # Imported here: torch.distributed.nn is absent from builds without distributed support.
     from torch.distributed.nn.functional import all_gather
 
-    return torch.cat(all_gather(x), dim=0)
+    # Recent torch (2.14 here) marks this public op deprecated in favour of the private
+    # `torch.distributed._functional_collectives.all_gather_single`; we stay on the public op
+    # across our supported range (torch >= 2.4), and tests/test_distributed.py pins its gradient.
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r"torch\.distributed\.nn\.functional\.all_gather is deprecated",
+                                category=FutureWarning)
+        return torch.cat(all_gather(x), dim=0)
 
 
 def init_from_env(backend: str | None = None) -> torch.device:
