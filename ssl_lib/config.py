@@ -17,6 +17,9 @@ from ssl_lib.backbones import BACKBONES
 METHODS = ("simclr", "mocov2", "byol", "simsiam", "barlow_twins", "vicreg")
 OPTIMIZERS = ("sgd", "lars")
 PRECISIONS = ("auto", "fp32", "bf16")
+# Fields that say where things are or how chatty a run is, not what is trained: a run's identity
+# (ssl_lib.runs) and train()'s resume check ignore them, so moving a checkout keeps its runs.
+NOT_TRAINING_FIELDS = ("output_dir", "progress", "data_root")
 # "byol" pairs BYOL's two asymmetric views (byol1 for view 1, byol2 for view 2).
 VIEW_RECIPES = tuple(RECIPES) + ("byol",)
 

@@ -135,45 +135,68 @@ def load_backbones(runs, device="cpu") -> dict:
     return {(r.model, r.seed): load_backbone(r.run, device=device) for r in runs.itertuples()}
 
 
-def _transfer_cache_name(profile, data) -> str:
-    """File name of a run's cached transfer table: a digest of everything the table depends on
-    besides the weights (evaluation sizes, L2 grid, few-shot episodes, the probe data)."""
+def _settings_digest(profile, data) -> str:
+    """A digest of everything a probe table depends on besides the weights: the evaluation
+    sizes and L2 grid, the image size, and the shapes of the probe data."""
     import dataclasses
     import hashlib
     import json
 
     key = dict(eval=dataclasses.asdict(profile.eval), size=profile.image_size,
                data={split: list(images.shape) for split, images in data.images.items()})
-    return f"transfer-{hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:10]}.csv"
+    return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:10]
 
 
-def transfer_tables(profile, runs, data, device="cpu"):
-    """`ssl_lib.transfer.profile_transfer_table` rows of every run in a `train_experiments` table.
-
-    Each run's table is cached in its folder (``transfer-<digest>.csv``, written atomically), so
-    a model is probed once however many notebooks report it; the ``model`` column is the name
-    this table gives the run.  Returns the long table: model, task, kind, metric, value, seed.
-    """
+def _cached_per_run(runs, file_name: str, compute):
+    """Concatenate `compute(run_row)` over the runs of a `train_experiments` table, each cached
+    as `file_name` in its run folder (written atomically); model and seed come from `runs`."""
     from pathlib import Path
 
     import pandas as pd
 
     from ssl_lib.io import atomic_write_text
-    from ssl_lib.train import load_backbone
-    from ssl_lib.transfer import profile_transfer_table, split_features
 
-    name = _transfer_cache_name(profile, data)
     tables = []
     for r in runs.itertuples():
-        path = Path(r.run) / name
+        path = Path(r.run) / file_name
         if path.is_file():
             table = pd.read_csv(path)
         else:
-            features = split_features(load_backbone(r.run, device=device), data)
-            table = profile_transfer_table(features, data, profile, model=r.model, seed=r.seed)
+            table = compute(r)
             atomic_write_text(table.to_csv(index=False), path)
         tables.append(table.assign(model=r.model, seed=r.seed))
     return pd.concat(tables, ignore_index=True)
+
+
+def transfer_tables(profile, runs, data, device="cpu"):
+    """`ssl_lib.transfer.profile_transfer_table` rows of every run in a `train_experiments` table.
+
+    Each run's table is cached in its folder (``transfer-<digest>.csv``), so a model is probed
+    once however many notebooks report it; the ``model`` column is the name this table gives the
+    run.  Returns the long table: model, task, kind, metric, value, seed.
+    """
+    from ssl_lib.train import load_backbone
+    from ssl_lib.transfer import profile_transfer_table, split_features
+
+    def compute(r):
+        features = split_features(load_backbone(r.run, device=device), data)
+        return profile_transfer_table(features, data, profile, model=r.model, seed=r.seed)
+
+    return _cached_per_run(runs, f"transfer-{_settings_digest(profile, data)}.csv", compute)
+
+
+def downstream_tables(profile, runs, data, device="cpu"):
+    """`ssl_lib.downstream.downstream_table` rows of every run on one real downstream dataset
+    (`data` from `load_downstream`), cached per run like `transfer_tables`."""
+    from ssl_lib.downstream import downstream_table
+    from ssl_lib.train import load_backbone
+    from ssl_lib.transfer import split_features
+
+    def compute(r):
+        features = split_features(load_backbone(r.run, device=device), data)
+        return downstream_table(features, data, model=r.model, l2_grid=profile.eval.l2_grid, seed=r.seed)
+
+    return _cached_per_run(runs, f"downstream-{data.name}-{_settings_digest(profile, data)}.csv", compute)
 
 
 def random_backbones(profile, device="cpu") -> dict:

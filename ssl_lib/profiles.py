@@ -34,7 +34,8 @@ learns shape better but leaves no headroom on colour (0.98), where CASSLE's effe
 The ``smoke`` profile keeps every code path but shrinks everything (width 8, 512 images,
 1 epoch) so that all notebooks together run in a few minutes inside ``make test``; its
 numbers are not meant to show the papers' effects.  ``gpu`` is the paper-scale setting
-(STL-10 at 96 px, ResNet-18, 200 epochs, as AugSelf's STL-10 setup in REFERENCE.md 2).
+(STL-10 at 96 px, ResNet-18, 200 epochs, as AugSelf's STL-10 setup in REFERENCE.md 2), with
+linear probes on the papers' ten downstream datasets (`ssl_lib.downstream`) under ``data_root``.
 """
 
 from __future__ import annotations
@@ -68,6 +69,8 @@ class EvalSizes:
     explorer_size: side of the photographs shown in notebook 01.
     l2_grid: L2 penalties the linear and ridge probes select from on validation (None: the
     papers' 45-point grid, REFERENCE.md section 6).
+    downstream: real downstream datasets (`ssl_lib.downstream`) that notebook 07 probes, read
+    from the profile's ``data_root``; downstream_max: images kept per split (None: all).
     """
 
     probe_train: int
@@ -80,6 +83,8 @@ class EvalSizes:
     few_shot_episodes: int
     explorer_size: int = 96
     l2_grid: tuple[float, ...] | None = None
+    downstream: tuple[str, ...] = ()
+    downstream_max: int | None = None
 
 
 @dataclass(frozen=True)
@@ -110,6 +115,9 @@ class Profile:
         object.__setattr__(self, "runs_root", str(runs if runs.is_absolute() else root / runs))
         object.__setattr__(self, "output", str(out if out.is_absolute() else root / out))
         object.__setattr__(self, "seeds", tuple(int(s) for s in self.seeds))
+        data_root = self.train.get("data_root")
+        if data_root and not Path(data_root).is_absolute():  # notebooks run with cwd notebooks/
+            object.__setattr__(self, "train", {**self.train, "data_root": str(root / data_root)})
         if not self.seeds:
             raise ValueError(f"profile {self.name!r}: seeds must name at least one seed")
         self.train_config()  # fail at resolve time, not in the middle of a notebook
@@ -209,7 +217,9 @@ _register(Profile(
                n_val=5000, epochs=200, batch_size=256, warmup_epochs=10.0, num_workers=8, progress=True),
     seeds=(0, 1, 2),
     eval=EvalSizes(probe_train=5000, probe_test=8000, invariance_images=1000, grid_points=16, groups=100,
-                   group_views=12, reference=2000, few_shot_episodes=2000, explorer_size=96),
+                   group_views=12, reference=2000, few_shot_episodes=2000, explorer_size=96,
+                   downstream=("cifar10", "cifar100", "food101", "pets", "flowers102", "caltech101", "cars",
+                               "aircraft", "dtd", "sun397")),
     device="cuda",
     budget_minutes=None,
 ))

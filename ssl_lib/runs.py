@@ -6,8 +6,8 @@ reuses the MoCo v2 model notebook 02 trained, and every notebook still runs on i
 
 The folder name is readable and stable: ``<method>-<recipe>-s<seed>-<hash>``, the hash taken
 over the config fields that differ from TrainConfig's defaults (so adding a new field with a
-default to TrainConfig does not rename existing runs).  ``output_dir`` and ``progress`` are
-not part of the identity: they do not change the trained weights.
+default to TrainConfig does not rename existing runs).  ``output_dir``, ``progress`` and
+``data_root`` are not part of the identity: they do not change the trained weights.
 
 Two processes asking for the same config (two notebooks open side by side in JupyterLab) do not
 train it twice into one folder: a lock file next to the run makes the second wait, then reuse.
@@ -22,17 +22,15 @@ import json
 import shutil
 from pathlib import Path
 
-from ssl_lib.config import TrainConfig
+from ssl_lib.config import NOT_TRAINING_FIELDS, TrainConfig
 
-# Fields that do not change what is trained (train()'s resume check ignores `progress` too).
-_NOT_IDENTITY = ("output_dir", "progress")
 FINISHED = "backbone.pt"
 
 
 def config_identity(cfg: TrainConfig) -> dict:
     """The fields of `cfg` that define the trained model and differ from the defaults."""
     defaults = TrainConfig().to_dict()
-    return {k: v for k, v in sorted(cfg.to_dict().items()) if k not in _NOT_IDENTITY and defaults.get(k) != v}
+    return {k: v for k, v in sorted(cfg.to_dict().items()) if k not in NOT_TRAINING_FIELDS and defaults.get(k) != v}
 
 
 def run_name(cfg: TrainConfig) -> str:

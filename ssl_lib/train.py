@@ -23,7 +23,7 @@ from torch import nn
 from ssl_lib import distributed as dist
 from ssl_lib.augment import recipe
 from ssl_lib.backbones import make_backbone
-from ssl_lib.config import TrainConfig
+from ssl_lib.config import NOT_TRAINING_FIELDS, TrainConfig
 from ssl_lib.data import DeviceLoader, load_dataset, make_loader, make_synthetic, to_float
 from ssl_lib.io import atomic_torch_save, atomic_write_text
 from ssl_lib.model import build_model
@@ -187,7 +187,7 @@ def train(cfg: TrainConfig, resume: bool = False) -> dict:
     start_epoch, step = 0, 0
     if resume and (out_dir / CHECKPOINT).exists():
         state = torch.load(out_dir / CHECKPOINT, map_location=runtime.device, weights_only=True)
-        changed = sorted(k for k, v in state["config"].items() if k != "progress" and getattr(cfg, k) != v)
+        changed = sorted(k for k, v in state["config"].items() if k not in NOT_TRAINING_FIELDS and getattr(cfg, k) != v)
         if changed:
             raise ValueError(f"cannot resume from {out_dir / CHECKPOINT}: config fields {changed} differ")
         model.load_state_dict(state["model"])

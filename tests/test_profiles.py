@@ -77,3 +77,14 @@ def test_a_profile_without_seeds_is_refused():
 
 def test_override_names_are_the_documented_ones():
     assert set(OVERRIDES) == {"seeds", "device", "dataset", "data_root", "epochs", "output", "runs_root"}
+
+
+def test_relative_data_root_is_anchored_at_the_project_root():
+    from pathlib import Path
+
+    from ssl_lib.profiles import project_root
+
+    gpu = resolve("gpu")
+    assert Path(gpu.train_config().data_root) == project_root() / "data"
+    assert resolve("gpu", data_root="/datasets").train_config().data_root == "/datasets"
+    assert Path(resolve("cpu", data_root="elsewhere").train["data_root"]) == project_root() / "elsewhere"
