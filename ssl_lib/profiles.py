@@ -12,8 +12,8 @@ Time plan of the ``cpu`` profile (2 CPU cores, small_cnn at 32 px). Measured on 
 (2026-11-23): one run of n_train 4096 x 4 epochs at batch 128 took 23 s at width 16 (1690 views/s)
 and 64 s at width 32 (550 views/s) with the same kNN accuracy, so the profile uses width 16:
 
-* budget: 30 min for all 8 notebooks; measured 28.7 min (2026-11-23, `make reproduce`), of which
-  18.2 min train the 34 pretraining runs of `ssl_lib.experiments` (n_train 4096 x 6 epochs at
+* budget: 30 min for all 8 notebooks; measured 27.4 and 28.7 min in two runs (2026-11-23,
+  `make reproduce`), of which about 18 min train the 34 pretraining runs of `ssl_lib.experiments` (n_train 4096 x 6 epochs at
   width 16, channels_last: 23-42 s each) and the rest is probes, invariance and sensitivity
   measurements, plots and kernels.  Runs are shared between notebooks (same experiment and
   seed = same folder): 03's MoCo v2 is 02's Default model, 03's SimCLR the control of 04-06; each

@@ -67,6 +67,17 @@ def _interrupt_after_epochs(cfg, epochs):
         engine.knn_monitor = original
 
 
+def test_resume_after_moving_the_run_folder(tmp_path):
+    import shutil
+
+    part = tiny(tmp_path / "before", epochs=2)
+    with pytest.raises(KeyboardInterrupt):
+        _interrupt_after_epochs(part, 1)
+    shutil.move(tmp_path / "before", tmp_path / "after")  # e.g. the checkout moved
+    last = train(tiny(tmp_path / "after", epochs=2), resume=True)
+    assert last["epoch"] == 2
+
+
 def test_resume_refuses_a_different_config(tmp_path):
     train(tiny(tmp_path, epochs=1))
     with pytest.raises(ValueError, match=r"config fields \['base_lr'\] differ"):
