@@ -19,14 +19,13 @@ import argparse
 import json
 import time
 
-import numpy as np
 import pandas as pd
 
 from ssl_lib import experiments
 from ssl_lib.profiles import resolve
 from ssl_lib.runs import get_or_train, read_metrics
 from ssl_lib.train import load_backbone
-from ssl_lib.transfer import headline, split_features, transfer_data, transfer_table
+from ssl_lib.transfer import headline, profile_transfer_data, split_features, transfer_table
 
 TASKS = ("shape", "colour", "position", "size", "orientation")
 
@@ -87,8 +86,7 @@ def main(argv=None):
     if args.supervised:
         return supervised_ceiling(profile, args.supervised, args.epochs, seed=args.seeds[0])
     exp = experiments.get(args.experiment)
-    data = transfer_data(profile.eval.probe_train, profile.eval.probe_test // 2, profile.eval.probe_test,
-                         size=profile.image_size)
+    data = profile_transfer_data(profile)
     rows = []
     for text in args.variant or [""]:
         changes = parse_variant(text)
@@ -99,7 +97,7 @@ def main(argv=None):
             metrics = read_metrics(run_dir)
             features = split_features(load_backbone(run_dir), data)
             table = headline(transfer_table(features, data, model=text or "(profile)",
-                                            l2_grid=np.logspace(-4, 2, 7), few_shot_episodes=0))
+                                            l2_grid=profile.eval.l2_grid, few_shot_episodes=0))
             row = dict(variant=text or "(profile)", seed=seed, knn=metrics[-1].get("knn_top1"),
                        train_s=sum(m["epoch_seconds"] for m in metrics),
                        wall_s=time.perf_counter() - start)

@@ -23,7 +23,7 @@ import torch
 from torch import Tensor
 
 from ssl_lib.data import load_dataset
-from ssl_lib.data.datasets import DATASETS, _canonical
+from ssl_lib.data.datasets import DATASETS, canonical_name
 from ssl_lib.evaluate import linear_probe
 
 # The papers' metric per dataset: mean per-class accuracy where the classes are unbalanced.
@@ -89,7 +89,7 @@ def load_downstream(name: str, root, image_size: int, max_per_split: int | None 
     """
     import torchvision.transforms.v2 as T
 
-    key = _canonical(name)
+    key = canonical_name(name)
     if key in ("stl10", "imagefolder"):
         raise ValueError(f"{name!r} is not a downstream dataset of the papers; use one of {list(PAPER_SETS)}")
     transform = T.Compose([T.Resize(image_size), T.CenterCrop(image_size), T.PILToTensor()])

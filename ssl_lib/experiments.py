@@ -168,6 +168,14 @@ def _cached_per_run(runs, file_name: str, compute):
     return pd.concat(tables, ignore_index=True)
 
 
+def _run_features(run_dir, data, device) -> dict:
+    """Frozen features {split: (N, D)} of a finished run's backbone on every split of `data`."""
+    from ssl_lib.train import load_backbone
+    from ssl_lib.transfer import split_features
+
+    return split_features(load_backbone(run_dir, device=device), data)
+
+
 def transfer_tables(profile, runs, data, device="cpu"):
     """`ssl_lib.transfer.profile_transfer_table` rows of every run in a `train_experiments` table.
 
@@ -175,12 +183,10 @@ def transfer_tables(profile, runs, data, device="cpu"):
     once however many notebooks report it; the ``model`` column is the name this table gives the
     run.  Returns the long table: model, task, kind, metric, value, seed.
     """
-    from ssl_lib.train import load_backbone
-    from ssl_lib.transfer import profile_transfer_table, split_features
+    from ssl_lib.transfer import profile_transfer_table
 
     def compute(r):
-        features = split_features(load_backbone(r.run, device=device), data)
-        return profile_transfer_table(features, data, profile, model=r.model, seed=r.seed)
+        return profile_transfer_table(_run_features(r.run, data, device), data, profile, model=r.model, seed=r.seed)
 
     return _cached_per_run(runs, f"transfer-{_settings_digest(profile, data)}.csv", compute)
 
@@ -189,12 +195,10 @@ def downstream_tables(profile, runs, data, device="cpu"):
     """`ssl_lib.downstream.downstream_table` rows of every run on one real downstream dataset
     (`data` from `load_downstream`), cached per run like `transfer_tables`."""
     from ssl_lib.downstream import downstream_table
-    from ssl_lib.train import load_backbone
-    from ssl_lib.transfer import split_features
 
     def compute(r):
-        features = split_features(load_backbone(r.run, device=device), data)
-        return downstream_table(features, data, model=r.model, l2_grid=profile.eval.l2_grid, seed=r.seed)
+        return downstream_table(_run_features(r.run, data, device), data, model=r.model,
+                                l2_grid=profile.eval.l2_grid, seed=r.seed)
 
     return _cached_per_run(runs, f"downstream-{data.name}-{_settings_digest(profile, data)}.csv", compute)
 

@@ -115,7 +115,9 @@ _ALIASES = {"oxfordiiitpet": "pets", "fgvcaircraft": "aircraft", "stanfordcars":
 KNOWN = (*DATASETS, "imagefolder")
 
 
-def _canonical(name: str) -> str:
+def canonical_name(name: str) -> str:
+    """The registry key of a dataset name (case, "-", "_" and spaces ignored, aliases resolved);
+    ValueError listing the known datasets otherwise."""
     key = str(name).lower().replace("-", "").replace("_", "").replace(" ", "")
     key = _ALIASES.get(key, key)
     if key not in KNOWN:
@@ -163,7 +165,7 @@ def load_dataset(name: str, root, split: Optional[str], download: bool = False, 
         DatasetNotFoundError: files missing or corrupted (a ``FileNotFoundError``), naming
             the dataset, the path looked at and how to obtain the files.
     """
-    key = _canonical(name)
+    key = canonical_name(name)
     root = Path(root).expanduser()
     if key == "imagefolder":
         return _image_folder(root, split, transform)
