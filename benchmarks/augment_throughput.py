@@ -20,7 +20,7 @@ import time
 import torch
 
 from ssl_lib.augment import recipe
-from ssl_lib.io import atomic_write_json
+from ssl_lib.utils.io import atomic_write_json
 
 
 def ssl_lib_two_views(size: int):

@@ -1,7 +1,7 @@
 """Sweep training settings on top of a profile: how to tune the ``cpu`` profile, repeatably.
 
 Each variant is a set of TrainConfig changes applied to one experiment of
-`ssl_lib.experiments`; it is trained (or reused) for every requested seed under ``--runs``
+`ssl_lib.lab.experiments`; it is trained (or reused) for every requested seed under ``--runs``
 and its frozen backbone probed on the synthetic transfer tasks.  Prints one row per variant
 with mean +- std over seeds of the end-of-training kNN and the linear-probe top-1 per task,
 and the training seconds, so variants are compared side by side in one run.
@@ -21,11 +21,10 @@ import time
 
 import pandas as pd
 
-from ssl_lib import experiments
-from ssl_lib.profiles import resolve
-from ssl_lib.runs import get_or_train, read_metrics
-from ssl_lib.train import load_backbone
-from ssl_lib.transfer import headline, profile_transfer_data, split_features, transfer_table
+from ssl_lib.lab import experiments
+from ssl_lib.lab.profiles import resolve
+from ssl_lib.lab.runs import get_or_train
+from ssl_lib.evaluation.transfer import headline, profile_transfer_data, split_features, transfer_table
 
 TASKS = ("shape", "colour", "position", "size", "orientation")
 
@@ -47,7 +46,7 @@ def supervised_ceiling(profile, task: str, epochs: int, seed: int = 0):
     un-augmented images); print held-out top-1 after every epoch."""
     import torch
 
-    from ssl_lib.backbones import make_backbone
+    from ssl_lib.models.backbones import make_backbone
     from ssl_lib.data import make_synthetic
     from ssl_lib.data.latents import NUM_CLASSES
 
@@ -74,7 +73,7 @@ def supervised_ceiling(profile, task: str, epochs: int, seed: int = 0):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--profile", default="cpu")
-    parser.add_argument("--experiment", default="SimCLR", help="an ssl_lib.experiments name")
+    parser.add_argument("--experiment", default="SimCLR", help="an ssl_lib.lab.experiments name")
     parser.add_argument("--variant", action="append", default=[], help="TrainConfig changes, k=v;k=v ('' = as is)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--runs", default="runs/sweep", help="runs root of the sweep (reused across calls)")
@@ -94,8 +93,8 @@ def main(argv=None):
             cfg = exp.config(profile, seed).replace(progress=False, **changes)
             start = time.perf_counter()
             run_dir = get_or_train(cfg, profile.runs_root, log=lambda *a: None)
-            metrics = read_metrics(run_dir)
-            features = split_features(load_backbone(run_dir), data)
+            metrics = run_dir.read_metrics()
+            features = split_features(run_dir.load_backbone(), data)
             table = headline(transfer_table(features, data, model=text or "(profile)",
                                             l2_grid=profile.eval.l2_grid, few_shot_episodes=0))
             row = dict(variant=text or "(profile)", seed=seed, knn=metrics[-1].get("knn_top1"),

@@ -22,11 +22,12 @@ from contextlib import nullcontext
 
 import torch
 
-from ssl_lib.config import METHODS, TrainConfig
+from ssl_lib.models.methods import METHODS
+from ssl_lib.train.config import TrainConfig
 from ssl_lib.data import make_synthetic, to_float
-from ssl_lib.io import atomic_write_json
-from ssl_lib.optim import build_optimizer
-from ssl_lib.train import build_model, resolve_runtime, train, view_pipelines
+from ssl_lib.utils.io import atomic_write_json
+from ssl_lib.train.optim import build_optimizer
+from ssl_lib.train.engine import build_model, resolve_runtime, train, view_pipelines
 
 RECIPE_OF = {"byol": "byol"}  # the other methods use the config's default recipe
 # Augmentation-aware variants compared with the plain method (each at the authors' defaults).

@@ -1,16 +1,19 @@
 """ssl_lib: augmentation-aware self-supervised learning, compact and tested.
 
-Modules, in the order the notebooks use them:
+Sub-packages are the layers, in the order data flows through them (imports point down only):
 
-    augment        batched augmentations that record per-sample parameters (AugParams),
-                   CASSLE's descriptor and AugSelf's targets
-    data           the synthetic dataset, viewpoint / lighting groups, real dataset loaders
-    backbones      torchvision ResNets and a small CNN, with per-stage features
-    losses         NT-Xent, InfoNCE, negative cosine, Barlow Twins, VICReg
-    methods        SimCLR, MoCo v2, BYOL, SimSiam, Barlow Twins, VICReg
-    augself, cassle, feature_aug   the papers' augmentation-aware components
-    model          a method composed with those components from a TrainConfig
-    config, train, pretrain        the run's settings, the engine (one process or DDP), the CLI
-    evaluate, invariance, sensitivity, fusion, transfer   the instruments
-    profiles, experiments, runs, reproduce, report        the notebooks' machinery
+    augment      batched augmentations that record per-sample parameters (AugParams), CASSLE's
+                 descriptor and AugSelf's targets
+    data         the synthetic dataset, viewpoint / lighting groups, real dataset loaders
+    models       backbones, losses, the six SSL methods and the papers' components (CASSLE's
+                 conditioned projector, feature augmentation, AugSelf's heads), composed by
+                 build_model(ModelConfig)
+    train        TrainConfig, the engine (one process or torchrun DDP), the run folder, the CLI
+    evaluation   frozen features, probes, kNN, few-shot, invariance, sensitivity, fusion, transfer
+    lab          the notebooks' machinery: profiles, named experiments, shared runs, recorded
+                 results, verdicts, the papermill runner, the report, figures, the explorer
+    utils        atomic writes, argument checks, torch.distributed wrappers
+
+Commands: ``python -m ssl_lib.pretrain`` (train one model) and ``python -m ssl_lib.reproduce``
+(run the notebooks of a profile). What each paper computes: docs/papers.md.
 """

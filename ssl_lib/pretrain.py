@@ -1,72 +1,8 @@
-"""Command line for pretraining; every TrainConfig field is a flag.
+"""``python -m ssl_lib.pretrain``: the pretraining command (`ssl_lib.train.cli`)."""
 
-    python -m ssl_lib.pretrain --method byol --recipe byol --epochs 5 --output-dir runs/byol
-    python -m ssl_lib.pretrain --config runs/byol/config.json --resume
-    torchrun --nproc_per_node=4 -m ssl_lib.pretrain --backbone resnet18 --dataset cifar10 --data-root data
-"""
-
-from __future__ import annotations
-
-import argparse
-import json
 import sys
-import types
-import typing
-from dataclasses import fields
 
-from ssl_lib import distributed as dist
-from ssl_lib.config import TrainConfig
-from ssl_lib.train import TrainingDiverged, train
-
-
-def _flag_type(hint):
-    """int | None -> int; plain types unchanged."""
-    if typing.get_origin(hint) in (typing.Union, types.UnionType):
-        return next(arg for arg in typing.get_args(hint) if arg is not type(None))
-    return hint
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m ssl_lib.pretrain", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--config", help="JSON file of TrainConfig fields; flags given override it")
-    parser.add_argument("--resume", action="store_true", help="continue from output_dir/checkpoint.pt")
-    hints = typing.get_type_hints(TrainConfig)
-    for f in fields(TrainConfig):
-        flag = "--" + f.name.replace("_", "-")
-        kind = _flag_type(hints[f.name])
-        if kind is bool:
-            parser.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction, default=None)
-        else:
-            parser.add_argument(flag, dest=f.name, type=kind, default=None, help=f"default: {f.default}")
-    return parser
-
-
-def config_from_args(argv=None) -> tuple[TrainConfig, bool]:
-    """Parse argv into a validated TrainConfig (errors name the field) and the resume flag."""
-    args = vars(build_parser().parse_args(argv))
-    resume = args.pop("resume")
-    path = args.pop("config")
-    values = json.loads(open(path).read()) if path else {}
-    values.update({k: v for k, v in args.items() if v is not None})
-    return TrainConfig.from_dict(values), resume
-
-
-def main(argv=None) -> int:
-    try:
-        cfg, resume = config_from_args(argv)
-    except (ValueError, TypeError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    try:
-        train(cfg, resume=resume)
-    except TrainingDiverged as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
-    finally:
-        dist.cleanup()
-    return 0
-
+from ssl_lib.train.cli import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -5,6 +5,7 @@ import torch
 import torchvision.transforms.v2.functional as TF
 
 from ssl_lib.augment import functional as F
+from ssl_lib.utils.checks import check_images
 from tv_reference import structured_images
 
 TOL = 1e-4
@@ -114,7 +115,7 @@ def test_rotate90_matches_torchvision():
 ])
 def test_check_images_names_the_problem(bad, error, word):
     with pytest.raises(error, match="images") as info:
-        F.check_images(bad)
+        check_images(bad)
     assert word in str(info.value)
 
 

@@ -5,7 +5,7 @@ import torch
 from torch.nn import functional as F
 
 from ssl_lib.augment import augself_targets, recipe
-from ssl_lib.augself import AugSelfHeads, parse_groups
+from ssl_lib.models.augself import AugSelfHeads, parse_groups
 
 
 def views(n=16, seed=0):

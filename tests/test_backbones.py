@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from ssl_lib.backbones import make_backbone
+from ssl_lib.models.backbones import make_backbone
 
 
 @pytest.mark.parametrize("name, dim", [("small_cnn", 256), ("resnet18", 512), ("resnet50", 2048)])

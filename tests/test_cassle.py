@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from ssl_lib.augment import AugParams, recipe
-from ssl_lib.cassle import INJECTIONS, ConditionedProjector
+from ssl_lib.models.cassle import INJECTIONS, ConditionedProjector
 
 
 def params(n=8, seed=0):

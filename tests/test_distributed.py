@@ -15,8 +15,8 @@ import torch.multiprocessing as mp
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel as DDP
 
-import ssl_lib.distributed as sdist
-from ssl_lib.losses import barlow_twins, nt_xent, vicreg
+import ssl_lib.utils.distributed as sdist
+from ssl_lib.models.losses import barlow_twins, nt_xent, vicreg
 
 WORLD = 2
 N, D_IN, D_OUT = 8, 6, 5  # global batch of N samples: B = N / WORLD per rank
@@ -89,7 +89,7 @@ def _worker(rank, port, out_dir):
         gather_fn = sdist.gather_with_grad
         for name, fn in LOSSES.items():
             for mode in ("autograd", "raw"):
-                # The losses look the gather up in ssl_lib.distributed on every call.
+                # The losses look the gather up in ssl_lib.utils.distributed on every call.
                 sdist.gather_with_grad = gather_fn if mode == "autograd" else _raw_gather
                 try:
                     ddp = DDP(_model(weight))  # averages the weight gradient over ranks

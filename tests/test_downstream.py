@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from ssl_lib.downstream import DownstreamData, carve, downstream_table, load_downstream
+from ssl_lib.evaluation.downstream import DownstreamData, carve, downstream_table, load_downstream
 from test_data_datasets import write_cifar
 
 
@@ -54,8 +54,9 @@ def test_table_reports_the_papers_metric_per_dataset():
 def test_downstream_tables_probe_each_run_once(tmp_path, monkeypatch):
     import dataclasses
 
-    from ssl_lib import downstream, experiments
-    from ssl_lib.profiles import resolve
+    from ssl_lib.evaluation import downstream
+    from ssl_lib.lab import experiments
+    from ssl_lib.lab.profiles import resolve
 
     P = resolve("smoke", runs_root=str(tmp_path / "runs"))
     P = dataclasses.replace(P, train={**P.train, "n_train": 128, "n_val": 64})

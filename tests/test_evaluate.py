@@ -8,11 +8,17 @@ import torch
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.metrics import balanced_accuracy_score, r2_score as sk_r2
 
-from ssl_lib.backbones import make_backbone
-from ssl_lib.evaluate import (
+from ssl_lib.models.backbones import make_backbone
+from ssl_lib.evaluation import (
     extract_features, few_shot_accuracies, few_shot_eval, fit_logistic, fit_ridge, knn_accuracy,
     knn_predict, linear_probe, mean_ci95, r2_score, ridge_probe, sample_episodes, standardize,
 )
+
+
+def by_split(train, val, test):
+    """(features, targets) dicts from (x, y) pairs of the three splits."""
+    pairs = dict(train=train, val=val, test=test)
+    return {k: x for k, (x, _) in pairs.items()}, {k: y for k, (_, y) in pairs.items()}
 
 
 def blobs(n, d=8, classes=4, spread=1.0, seed=0):
@@ -110,7 +116,7 @@ def test_linear_probe_selects_on_val_and_refits_on_train_and_val():
     val = blobs(200, spread=2.0, seed=4)
     test = blobs(400, spread=2.0, seed=5)
     grid = [1e-4, 1e-2, 1.0, 100.0]
-    result = linear_probe(*train, *val, *test, l2_grid=grid)
+    result = linear_probe(*by_split(train, val, test), l2_grid=grid)
     assert set(result.val_scores) == set(grid)
     assert result.val_scores[result.l2] == max(result.val_scores.values())
     # l2 = 100 shrinks the weights to almost nothing: far worse on val than the chosen one.
@@ -129,16 +135,18 @@ def test_linear_probe_selects_on_val_and_refits_on_train_and_val():
 
 def test_linear_probe_errors():
     x, y = blobs(20)
-    with pytest.raises(ValueError, match="val_y"):
-        linear_probe(x, y, x, y[:-1], x, y, l2_grid=[1.0])
-    with pytest.raises(ValueError, match="test_y"):
-        linear_probe(x, y, x, y, x, y + 10, l2_grid=[1.0], num_classes=4)
-    with pytest.raises(ValueError, match="train_y"):
-        linear_probe(x, y - 5, x, y, x, y, l2_grid=[1.0])
+    with pytest.raises(ValueError, match=r"labels\['val'\]"):
+        linear_probe(*by_split((x, y), (x, y[:-1]), (x, y)), l2_grid=[1.0])
+    with pytest.raises(ValueError, match=r"labels\['test'\]"):
+        linear_probe(*by_split((x, y), (x, y), (x, y + 10)), l2_grid=[1.0], num_classes=4)
+    with pytest.raises(ValueError, match=r"labels\['train'\]"):
+        linear_probe(*by_split((x, y - 5), (x, y), (x, y)), l2_grid=[1.0])
     with pytest.raises(ValueError, match="widths"):
-        linear_probe(x, y, x[:, :3], y, x, y, l2_grid=[1.0])
+        linear_probe(*by_split((x, y), (x[:, :3], y), (x, y)), l2_grid=[1.0])
     with pytest.raises(ValueError, match="l2_grid"):
-        linear_probe(x, y, x, y, x, y, l2_grid=[])
+        linear_probe(*by_split((x, y), (x, y), (x, y)), l2_grid=[])
+    with pytest.raises(ValueError, match=r"features lack split\(s\) \['test'\]"):
+        linear_probe({"train": x, "val": x}, {"train": y, "val": y, "test": y}, l2_grid=[1.0])
 
 
 # -- ridge -----------------------------------------------------------------------------------
@@ -171,7 +179,7 @@ def test_r2_score_matches_sklearn_and_is_nan_for_constant_targets():
 
 def test_ridge_probe_r2_matches_sklearn_refit():
     train, val, test = regression_data(100, 2), regression_data(50, 3), regression_data(60, 4)
-    result = ridge_probe(*train, *val, *test, l2_grid=np.logspace(-4, 2, 7))
+    result = ridge_probe(*by_split(train, val, test), l2_grid=np.logspace(-4, 2, 7))
     fit_x = torch.cat([train[0], val[0]]).numpy()
     fit_y = torch.cat([train[1], val[1]]).numpy()
     mean, std = fit_x.mean(0), fit_x.std(0)
@@ -183,10 +191,10 @@ def test_ridge_probe_r2_matches_sklearn_refit():
 
 def test_ridge_probe_errors():
     x, y = regression_data(10, 0)
-    with pytest.raises(ValueError, match="val_y"):
-        ridge_probe(x, y, x, y[:5], x, y)
-    with pytest.raises(ValueError, match="train_x"):
-        ridge_probe(x[0], y, x, y, x, y)
+    with pytest.raises(ValueError, match=r"targets\['val'\]"):
+        ridge_probe(*by_split((x, y), (x, y[:5]), (x, y)))
+    with pytest.raises(ValueError, match=r"features\['train'\]"):
+        ridge_probe(*by_split((x[0], y), (x, y), (x, y)))
 
 
 # -- kNN -------------------------------------------------------------------------------------

@@ -2,9 +2,9 @@
 
 import pytest
 
-from ssl_lib.experiments import BASE, all_experiments, get, group
-from ssl_lib.profiles import resolve
-from ssl_lib.runs import run_name
+from ssl_lib.lab.experiments import BASE, all_experiments, get, group
+from ssl_lib.lab.profiles import resolve
+from ssl_lib.lab.runs import run_name
 
 
 @pytest.mark.parametrize("profile", ["smoke", "cpu"])
@@ -34,8 +34,9 @@ def test_transfer_tables_probe_each_run_once(tmp_path, monkeypatch):
 
     import pandas as pd
 
-    from ssl_lib import experiments, transfer
-    from ssl_lib.profiles import EvalSizes
+    from ssl_lib.evaluation import transfer
+    from ssl_lib.lab import experiments
+    from ssl_lib.lab.profiles import EvalSizes
 
     sizes = EvalSizes(probe_train=64, probe_test=320, invariance_images=8, grid_points=2, groups=2,
                       group_views=2, reference=8, few_shot_episodes=4, l2_grid=(1e-2,))

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from ssl_lib.augment import DEFAULT_DESCRIPTOR_KEYS, descriptor_dim, recipe
-from ssl_lib.explorer import (CONTROLS, apply_settings, build_explorer, crop_box, describe_pair, descriptor_labels,
+from ssl_lib.lab.explorer import (CONTROLS, apply_settings, build_explorer, crop_box, describe_pair, descriptor_labels,
                               identity_settings, params_from_settings, random_settings, settings_from_params)
 
 

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from ssl_lib.feature_aug import FeatureAugmenter
+from ssl_lib.models.feature_aug import FeatureAugmenter
 
 
 def test_noise_scale_is_strength_times_feature_std():

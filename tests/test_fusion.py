@@ -4,8 +4,8 @@ import pytest
 import torch
 from torch import nn
 
-from ssl_lib.evaluate import extract_features
-from ssl_lib.fusion import extract_fused_features, fuse_features
+from ssl_lib.evaluation import extract_features
+from ssl_lib.evaluation.fusion import extract_fused_features, fuse_features
 
 
 def test_concat_keeps_each_models_block_in_order():

@@ -8,9 +8,9 @@ import torch
 from torch import nn
 from torchvision.transforms.v2 import functional as TF
 
-from ssl_lib.backbones import make_backbone
+from ssl_lib.models.backbones import make_backbone
 from ssl_lib.data import make_synthetic
-from ssl_lib.invariance import (
+from ssl_lib.evaluation.invariance import (
     TRANSFORMS, Whitener, apply_transform, default_grids, group_invariance, mahalanobis_distance,
     measure_invariance, real_world_invariance, summarize_invariance, whitened_cosine,
 )

@@ -6,7 +6,7 @@ import math
 import pytest
 import torch
 
-from ssl_lib.losses import barlow_twins, info_nce, negative_cosine, nt_xent, vicreg
+from ssl_lib.models.losses import barlow_twins, info_nce, negative_cosine, nt_xent, vicreg
 
 
 # ----- loop-level references: python floats, one anchor / one matrix entry at a time -----

@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from ssl_lib.augment import recipe
-from ssl_lib.backbones import make_backbone
-from ssl_lib.methods import METHOD_CLASSES, PAPER_SPECS, build_method, head_spec
+from ssl_lib.models.backbones import make_backbone
+from ssl_lib.models.methods import METHOD_CLASSES, PAPER_SPECS, build_method, head_spec
 
 SMALL_HEADS = dict(proj_hidden=64, proj_dim=32, pred_hidden=16, queue_size=64)
 

@@ -11,11 +11,11 @@ import json
 import nbformat
 import pytest
 
-from ssl_lib import experiments
-from ssl_lib.profiles import OVERRIDES, resolve
-from ssl_lib.report import VERDICTS
-from ssl_lib.reproduce import NOTEBOOK_DIR, NotebookFailed, list_notebooks, notebook_parameters, reproduce, run_notebook
-from ssl_lib.runs import is_finished, run_name
+from ssl_lib.lab import experiments
+from ssl_lib.lab.profiles import OVERRIDES, resolve
+from ssl_lib.lab.verdicts import VERDICTS
+from ssl_lib.lab.runner import NOTEBOOK_DIR, NotebookFailed, list_notebooks, notebook_parameters, reproduce, run_notebook
+from ssl_lib.lab.runs import is_finished, run_name
 
 NOTEBOOKS = list_notebooks()
 

@@ -4,7 +4,7 @@ import math
 
 import torch
 
-from ssl_lib.optim import LARS, build_optimizer, parameter_groups, warmup_cosine
+from ssl_lib.train.optim import LARS, build_optimizer, parameter_groups, warmup_cosine
 
 
 def test_lars_step_matches_the_trust_ratio_formula():

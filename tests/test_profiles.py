@@ -2,9 +2,9 @@
 
 import pytest
 
-from ssl_lib.config import TrainConfig
-from ssl_lib.invariance import default_grids
-from ssl_lib.profiles import OVERRIDES, PROFILES, EvalSizes, Profile, get_profile, project_root, resolve
+from ssl_lib.train.config import TrainConfig
+from ssl_lib.evaluation.invariance import default_grids
+from ssl_lib.lab.profiles import OVERRIDES, PROFILES, EvalSizes, Profile, get_profile, project_root, resolve
 
 
 def test_the_three_profiles_exist_and_give_valid_train_configs():
@@ -82,7 +82,7 @@ def test_override_names_are_the_documented_ones():
 def test_relative_data_root_is_anchored_at_the_project_root():
     from pathlib import Path
 
-    from ssl_lib.profiles import project_root
+    from ssl_lib.lab.profiles import project_root
 
     gpu = resolve("gpu")
     assert Path(gpu.train_config().data_root) == project_root() / "data"

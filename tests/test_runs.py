@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from ssl_lib import train as engine
-from ssl_lib.config import TrainConfig
-from ssl_lib.runs import config_identity, get_or_train, is_finished, read_metrics, run_name
+from ssl_lib.train import engine
+from ssl_lib.train.config import TrainConfig
+from ssl_lib.lab.runs import config_identity, get_or_train, is_finished, run_name
 
 TINY = dict(n_train=64, n_val=32, batch_size=32, epochs=1, backbone_width=8, proj_hidden=32, proj_dim=16,
             pred_hidden=16, queue_size=64, knn_k=5, warmup_epochs=0.0, progress=False, num_workers=0,
@@ -29,15 +29,15 @@ def test_run_name_is_stable_readable_and_ignores_output_dir_and_progress():
 def test_second_call_reuses_the_finished_run(tmp_path, monkeypatch):
     cfg = tiny()
     run_dir = get_or_train(cfg, tmp_path, log=None)
-    assert is_finished(run_dir, cfg) and len(read_metrics(run_dir)) == 1
-    mtime = (run_dir / "backbone.pt").stat().st_mtime_ns
+    assert is_finished(run_dir, cfg) and len(run_dir.read_metrics()) == 1
+    mtime = run_dir.backbone_path.stat().st_mtime_ns
 
     def must_not_train(*args, **kwargs):
         raise AssertionError("get_or_train retrained a finished run")
 
     monkeypatch.setattr(engine, "train", must_not_train)
     assert get_or_train(tiny(progress=True), tmp_path, log=None) == run_dir
-    assert (run_dir / "backbone.pt").stat().st_mtime_ns == mtime
+    assert run_dir.backbone_path.stat().st_mtime_ns == mtime
 
 
 def test_a_different_config_gets_its_own_folder(tmp_path, monkeypatch):
@@ -51,12 +51,12 @@ def test_a_different_config_gets_its_own_folder(tmp_path, monkeypatch):
 def test_an_interrupted_run_is_resumed(tmp_path, monkeypatch):
     cfg = tiny(epochs=2)
     run_dir = get_or_train(cfg, tmp_path, log=None)
-    (run_dir / "backbone.pt").unlink()  # as if killed after the last checkpoint
+    run_dir.backbone_path.unlink()  # as if killed after the last checkpoint
     calls = []
     real_train = engine.train
     monkeypatch.setattr(engine, "train", lambda c, resume=False: (calls.append(resume), real_train(c, resume=resume))[1])
     assert get_or_train(cfg, tmp_path, log=None) == run_dir
-    assert calls == [True] and (run_dir / "backbone.pt").is_file()
+    assert calls == [True] and run_dir.backbone_path.is_file()
 
 
 def test_a_stale_folder_is_cleared_before_training(tmp_path, monkeypatch):

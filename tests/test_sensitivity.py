@@ -7,9 +7,9 @@ import pytest
 import torch
 from torch import nn
 
-from ssl_lib.backbones import make_backbone
+from ssl_lib.models.backbones import make_backbone
 from ssl_lib.data import make_synthetic
-from ssl_lib.sensitivity import (
+from ssl_lib.evaluation.sensitivity import (
     OP_GROUPS, _derangement, _pair_statistics, augmentation_probe, block_sensitivity, single_op_pipeline,
 )
 

@@ -8,9 +8,10 @@ import sys
 import pytest
 import torch
 
-from ssl_lib.config import TrainConfig
-from ssl_lib.pretrain import config_from_args, main
-from ssl_lib.train import TrainingDiverged, load_backbone, train
+from ssl_lib.train.config import TrainConfig
+from ssl_lib.train.cli import config_from_args, main
+from ssl_lib.train.engine import TrainingDiverged, train
+from ssl_lib.train.run_dir import RunDir
 
 TINY = dict(n_train=96, n_val=32, batch_size=32, epochs=2, backbone_width=8, proj_hidden=32, proj_dim=16,
             pred_hidden=16, queue_size=64, knn_k=5, warmup_epochs=0.5, progress=False)
@@ -29,7 +30,7 @@ def test_a_run_writes_metrics_checkpoint_and_backbone(tmp_path, method, recipe):
     assert [l["epoch"] for l in lines] == [1, 2] and lines[-1] == last
     assert all(0 <= l["knn_top1"] <= 1 and l["loss"] > 0 for l in lines)
     assert sorted(p.name for p in run.iterdir()) == ["backbone.pt", "checkpoint.pt", "config.json", "metrics.jsonl"]
-    backbone = load_backbone(run)
+    backbone = RunDir(run).load_backbone()
     assert backbone(torch.rand(2, 3, 32, 32)).shape == (2, backbone.feature_dim)
 
 
@@ -50,7 +51,7 @@ def test_resume_equals_an_uninterrupted_run(tmp_path):
 
 def _interrupt_after_epochs(cfg, epochs):
     """Run `cfg` and stop it (as Ctrl-C would) once `epochs` checkpoints exist."""
-    import ssl_lib.train as engine
+    import ssl_lib.train.engine as engine
 
     original, count = engine.knn_monitor, [0]
 
@@ -86,7 +87,7 @@ def test_resume_refuses_a_different_config(tmp_path):
 
 def test_nan_loss_stops_with_a_clear_error_and_keeps_the_last_checkpoint(tmp_path, monkeypatch):
     cfg = tiny(tmp_path, epochs=3)
-    import ssl_lib.methods as methods
+    import ssl_lib.models.methods as methods
 
     original, calls = methods.SimCLR.forward, [0]
 
@@ -147,7 +148,7 @@ def test_real_dataset_path_stl10_train_plus_unlabeled(tmp_path, monkeypatch):
 
     import numpy as np
 
-    from ssl_lib import train as engine
+    from ssl_lib.train import engine
     from test_data_datasets import write_atomic
 
     rng = np.random.default_rng(0)
@@ -163,4 +164,4 @@ def test_real_dataset_path_stl10_train_plus_unlabeled(tmp_path, monkeypatch):
     last = train(cfg)
     assert last["step"] == 4  # 32 images of train + unlabeled, batches of 8
     assert 0 <= last["knn_top1"] <= 1 and last["loss"] > 0
-    assert load_backbone(tmp_path / "run")(torch.rand(1, 3, 32, 32)).shape[0] == 1
+    assert RunDir(tmp_path / "run").load_backbone()(torch.rand(1, 3, 32, 32)).shape[0] == 1

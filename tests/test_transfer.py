@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from ssl_lib.transfer import CLASSIFICATION_TASKS, REGRESSION_TASKS, headline, regression_targets, transfer_data, transfer_table
+from ssl_lib.evaluation.transfer import CLASSIFICATION_TASKS, REGRESSION_TASKS, headline, regression_targets, transfer_data, transfer_table
 
 
 @pytest.fixture(scope="module")

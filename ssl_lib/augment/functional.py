@@ -16,22 +16,6 @@ from torch import Tensor
 _LUMA = (0.2989, 0.587, 0.114)
 
 BRIGHTNESS, CONTRAST, SATURATION, HUE = range(4)
-JITTER_OPS = ("brightness", "contrast", "saturation", "hue")
-
-
-def check_images(images: Tensor, name: str = "images") -> None:
-    """Raise if `images` is not a float batch (B, 3, H, W) with values in [0, 1]."""
-    if not isinstance(images, Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor, got {type(images).__name__}")
-    if images.ndim != 4 or images.shape[1] != 3:
-        raise ValueError(f"{name} must have shape (B, 3, H, W), got {tuple(images.shape)}")
-    if not images.is_floating_point():
-        raise TypeError(f"{name} must be a float tensor in [0, 1], got dtype {images.dtype}; "
-                        "convert uint8 with images.float() / 255")
-    if images.numel():
-        low, high = torch.aminmax(images)
-        if low < 0 or high > 1:
-            raise ValueError(f"{name} values must lie in [0, 1], got range [{low.item():.4g}, {high.item():.4g}]")
 
 
 def _source_coords(start: Tensor, length: Tensor, out_size: int, source_size: int,

@@ -111,7 +111,7 @@ class AugParams:
 
     def save(self, path) -> None:
         """Write to `path` with torch.save, atomically (temporary file, then rename)."""
-        from ssl_lib.io import atomic_torch_save
+        from ssl_lib.utils.io import atomic_torch_save
         atomic_torch_save({k: v.cpu() for k, v in self.as_dict().items()}, path)
 
     @classmethod

@@ -18,6 +18,7 @@ from torch import Tensor
 
 from ssl_lib.augment import functional as F
 from ssl_lib.augment.params import AugParams
+from ssl_lib.utils.checks import check_images
 
 _CROP_TRIES = 10  # as torchvision's RandomResizedCrop.get_params
 
@@ -146,7 +147,7 @@ class AugmentPipeline:
 
     def __call__(self, images: Tensor, generator: torch.Generator | None = None) -> tuple[Tensor, AugParams]:
         """Augment (B, 3, H, W) float images in [0, 1]; returns views (B, 3, *size) and their params."""
-        F.check_images(images)
+        check_images(images)
         params = self.sample(images.shape[0], images.shape[-2:], images.device, generator)
         return self._apply(images, params), params
 
@@ -155,7 +156,7 @@ class AugmentPipeline:
 
         Like a call, it (re)measures `params.color_shift` on the views it produces.
         """
-        F.check_images(images)
+        check_images(images)
         if len(params) != images.shape[0]:
             raise ValueError(f"params describe {len(params)} images but images has {images.shape[0]}")
         on_device = params.to(images.device)

@@ -17,8 +17,9 @@ import math
 
 import torch
 
-from ._checks import SIZES, SPLITS, check_choice, check_device, check_dtype, check_positive_int, check_seed
-from .latents import CENTRE_RANGE, SCALE_RANGE, Latents, keyed_generator, labels_from_latents, wrap_angle
+from ssl_lib.utils.checks import check_choice, check_device, check_image_dtype, check_positive_int, check_seed
+
+from .latents import SIZES, SPLITS, CENTRE_RANGE, SCALE_RANGE, Latents, keyed_generator, labels_from_latents, wrap_angle
 from .render import render
 from .synthetic import synthetic_latents
 
@@ -86,7 +87,7 @@ def make_groups(
     check_choice(size, "size", SIZES)
     check_choice(split, "split", SPLITS)
     check_seed(seed)
-    check_dtype(dtype)
+    check_image_dtype(dtype)
     device = check_device(device)
 
     base = synthetic_latents(g_count, seed, split)

@@ -41,6 +41,9 @@ import torch
 
 from .shapes import NUM_SHAPES
 
+SPLITS = ("train", "val", "test")
+SIZES = (32, 64, 96)  # the image sizes the renderer supports
+
 NUM_COLOURS = 8
 NUM_BACKGROUNDS = 4
 POSITION_CELLS = 3  # per axis

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, DistributedSampler
 
-from ._checks import check_device, check_dtype, check_positive_int
+from ssl_lib.utils.checks import check_device, check_image_dtype, check_positive_int
 
 
 def to_float(images: torch.Tensor) -> torch.Tensor:
@@ -78,7 +78,7 @@ class DeviceLoader:
         self.labels = _as_labels(labels, images.shape[0], self.device)
         self.shuffle = shuffle
         self.drop_last = drop_last
-        self.dtype = check_dtype(dtype)
+        self.dtype = check_image_dtype(dtype)
         # The permutation is drawn on the CPU so the batch order is the same on every device.
         self.generator = torch.Generator().manual_seed(seed)
 
@@ -178,4 +178,4 @@ def make_loader(dataset, batch_size: int, shuffle: bool = True, drop_last: bool 
         generator=torch.Generator().manual_seed(seed),
         persistent_workers=num_workers > 0,
     )
-    return _DeviceBatches(loader, device, check_dtype(dtype))
+    return _DeviceBatches(loader, device, check_image_dtype(dtype))

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import torch
 
-from ._checks import SIZES, SPLITS, check_choice, check_device, check_dtype, check_positive_int, check_seed
-from .latents import Latents, keyed_generator, labels_from_latents, sample_latents
+from ssl_lib.utils.checks import check_choice, check_device, check_image_dtype, check_positive_int, check_seed
+
+from .latents import SIZES, SPLITS, Latents, keyed_generator, labels_from_latents, sample_latents
 from .render import render
 
 LATENT_BLOCK = 1024  # latents are drawn in fixed blocks, so make_synthetic(n) is a prefix of make_synthetic(n + k)
@@ -52,7 +53,7 @@ def make_synthetic(n: int, size: int = 32, seed: int = 0, split: str = "train", 
     check_choice(size, "size", SIZES)
     check_choice(split, "split", SPLITS)
     check_seed(seed)
-    check_dtype(dtype)
+    check_image_dtype(dtype)
     device = check_device(device)
     lat = synthetic_latents(n, seed, split)
     images = render(lat, size, device, dtype)

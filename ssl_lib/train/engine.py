@@ -11,7 +11,6 @@ random stream (model init, batch order, augmentation draws) is seeded and its st
 from __future__ import annotations
 
 import json
-import math
 import time
 from contextlib import nullcontext
 from dataclasses import dataclass
@@ -20,18 +19,13 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from ssl_lib import distributed as dist
 from ssl_lib.augment import recipe
-from ssl_lib.backbones import make_backbone
-from ssl_lib.config import NOT_TRAINING_FIELDS, TrainConfig
 from ssl_lib.data import DeviceLoader, load_dataset, make_loader, make_synthetic, to_float
-from ssl_lib.io import atomic_torch_save, atomic_write_text
-from ssl_lib.model import build_model
-from ssl_lib.optim import build_optimizer, warmup_cosine
-
-CHECKPOINT = "checkpoint.pt"
-BACKBONE = "backbone.pt"
-METRICS = "metrics.jsonl"
+from ssl_lib.models.compose import build_model
+from ssl_lib.train.config import NOT_TRAINING_FIELDS, TrainConfig
+from ssl_lib.train.optim import build_optimizer, warmup_cosine
+from ssl_lib.train.run_dir import RunDir
+from ssl_lib.utils import distributed as dist
 
 
 class TrainingDiverged(RuntimeError):
@@ -128,7 +122,8 @@ def _rank_slice(images: torch.Tensor, per_rank_batch: int) -> torch.Tensor:
 @torch.no_grad()
 def knn_monitor(backbone: nn.Module, monitor: MonitorData, cfg: TrainConfig, runtime: Runtime) -> float:
     """Top-1 of a weighted cosine kNN from the bank's features to the queries' (un-augmented)."""
-    from ssl_lib.evaluate import extract_features, knn_accuracy
+    from ssl_lib.evaluation.features import extract_features
+    from ssl_lib.evaluation.knn import knn_accuracy
 
     bank = extract_features(backbone, monitor.bank_images, batch_size=512, device=runtime.device)
     query = extract_features(backbone, monitor.query_images, batch_size=512, device=runtime.device)
@@ -146,18 +141,93 @@ def _checkpoint_state(model, optimizer, epoch, step, aug_generator, loader, cfg)
                 config=cfg.to_dict())
 
 
-def _truncate_metrics(path: Path, last_epoch: int) -> None:
-    """Drop metric lines of epochs after the checkpoint (a run killed between the two writes)."""
-    if path.exists():
-        lines = [l for l in path.read_text().splitlines() if l and json.loads(l)["epoch"] <= last_epoch]
-        atomic_write_text("".join(l + "\n" for l in lines), path)
+def _resume(run: RunDir, cfg: TrainConfig, model, optimizer, aug_generator, loader, device) -> tuple[int, int]:
+    """Restore model, optimiser and every random stream from the run's checkpoint; returns
+    (epochs done, steps done). ValueError naming the fields when the config changed."""
+    state = run.load_checkpoint(device)
+    changed = sorted(k for k, v in state["config"].items() if k not in NOT_TRAINING_FIELDS and getattr(cfg, k) != v)
+    if changed:
+        raise ValueError(f"cannot resume from {run.checkpoint_path}: config fields {changed} differ")
+    model.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    aug_generator.set_state(state["aug_rng"].cpu())
+    torch.set_rng_state(state["torch_rng"].cpu())
+    if state["loader_rng"] is not None:
+        loader.generator.set_state(state["loader_rng"].cpu())
+    return state["epoch"], state["step"]
+
+
+@dataclass
+class _Loop:
+    """What every step of a run needs, built once by `train`."""
+
+    cfg: TrainConfig
+    runtime: Runtime
+    method: nn.Module  # the SSLModel itself (not the DDP wrapper): targets, backbone, state dict
+    step_fn: nn.Module  # what a step calls: the model, DDP-wrapped and / or compiled
+    optimizer: torch.optim.Optimizer
+    loader: object
+    pipelines: tuple
+    aug_generator: torch.Generator
+    per_rank_batch: int
+    lr: float
+    total_steps: int
+
+    def autocast(self):
+        dtype = self.runtime.autocast_dtype
+        return torch.autocast(self.runtime.device.type, dtype=dtype) if dtype is not None else nullcontext()
+
+
+def _run_epoch(loop: _Loop, epoch: int, step: int, out_dir: Path) -> tuple[dict, int]:
+    """One pass over the loader; returns the epoch's metrics (loss means, timing) and the step count."""
+    cfg, runtime, (pipeline1, pipeline2) = loop.cfg, loop.runtime, loop.pipelines
+    steps_per_epoch = len(loop.loader)
+    loop.step_fn.train()
+    if hasattr(loop.loader, "set_epoch"):
+        loop.loader.set_epoch(epoch)
+    epoch_start, loss_sum = time.perf_counter(), torch.zeros((), device=runtime.device)
+    part_sums = {}  # the SSL loss and AugSelf's per-group losses, for the metrics
+    batches = loop.loader
+    if cfg.progress and dist.is_main_process():
+        from tqdm.auto import tqdm
+        batches = tqdm(loop.loader, desc=f"epoch {epoch + 1}/{cfg.epochs}", leave=False)
+    for images, _ in batches:
+        images = to_float(_rank_slice(images, loop.per_rank_batch))
+        if runtime.channels_last:
+            images = images.contiguous(memory_format=torch.channels_last)
+        views1, params1 = pipeline1(images, loop.aug_generator)
+        views2, params2 = pipeline2(images, loop.aug_generator)
+        for group in loop.optimizer.param_groups:
+            group["lr"] = loop.lr * warmup_cosine(step, loop.total_steps, int(cfg.warmup_epochs * steps_per_epoch))
+        with loop.autocast():
+            out = loop.step_fn(views1, views2, params1, params2)
+        loss = out["loss"].float()
+        if not torch.isfinite(loss):
+            raise TrainingDiverged(f"loss is {loss.item()} at epoch {epoch + 1}, step {step}; "
+                                   f"the last good checkpoint is {out_dir / RunDir.CHECKPOINT}")
+        loop.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        loop.optimizer.step()
+        step += 1
+        loop.method.update_target(step / loop.total_steps)
+        loss_sum += loss.detach()
+        for key, value in out.items():
+            if key == "ssl_loss" or key.startswith("augself_"):
+                part_sums[key] = part_sums.get(key, 0.0) + value.detach().float()
+
+    seconds = time.perf_counter() - epoch_start
+    metrics = dict(epoch=epoch + 1, step=step, loss=dist.all_reduce_mean(loss_sum).item() / steps_per_epoch,
+                   lr=loop.optimizer.param_groups[0]["lr"], epoch_seconds=round(seconds, 3),
+                   views_per_second=round(2 * steps_per_epoch * cfg.batch_size / seconds, 1))
+    metrics.update({key: dist.all_reduce_mean(value).item() / steps_per_epoch for key, value in part_sums.items()})
+    return metrics, step
 
 
 def train(cfg: TrainConfig, resume: bool = False) -> dict:
     """Pretrain as `cfg` says; returns the last epoch's metrics.
 
-    Writes to cfg.output_dir: metrics.jsonl (one line per epoch), checkpoint.pt (every epoch,
-    atomically) and backbone.pt (the backbone's state dict, at the end).
+    Writes the run folder cfg.output_dir (`RunDir`): config.json, metrics.jsonl (one line per
+    epoch), checkpoint.pt (every epoch, atomically) and backbone.pt (at the end).
     Raises TrainingDiverged on a NaN / inf loss, ValueError on an invalid config.
     """
     cfg.validate()
@@ -167,7 +237,7 @@ def train(cfg: TrainConfig, resume: bool = False) -> dict:
     if cfg.batch_size % world:
         raise ValueError(f"TrainConfig.batch_size ({cfg.batch_size}) must divide by the {world} processes")
     per_rank_batch = cfg.batch_size // world
-    out_dir = Path(cfg.output_dir)
+    run = RunDir(cfg.output_dir)
     main = dist.is_main_process()
 
     torch.manual_seed(cfg.seed)
@@ -177,106 +247,41 @@ def train(cfg: TrainConfig, resume: bool = False) -> dict:
     if cfg.sync_bn and dist.is_distributed():
         model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
     loader, monitor = build_data(cfg, runtime.device, per_rank_batch)
-    steps_per_epoch = len(loader)
-    total_steps = steps_per_epoch * cfg.epochs
     lr = cfg.base_lr * cfg.batch_size / 256
     optimizer = build_optimizer(cfg.optimizer, model, lr, cfg.weight_decay, cfg.sgd_momentum)
     aug_generator = torch.Generator(device=runtime.device).manual_seed(cfg.seed + 1)
-    pipeline1, pipeline2 = view_pipelines(cfg)
 
     start_epoch, step = 0, 0
-    if resume and (out_dir / CHECKPOINT).exists():
-        state = torch.load(out_dir / CHECKPOINT, map_location=runtime.device, weights_only=True)
-        changed = sorted(k for k, v in state["config"].items() if k not in NOT_TRAINING_FIELDS and getattr(cfg, k) != v)
-        if changed:
-            raise ValueError(f"cannot resume from {out_dir / CHECKPOINT}: config fields {changed} differ")
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        start_epoch, step = state["epoch"], state["step"]
-        aug_generator.set_state(state["aug_rng"].cpu())
-        torch.set_rng_state(state["torch_rng"].cpu())
-        if state["loader_rng"] is not None:
-            loader.generator.set_state(state["loader_rng"].cpu())
+    if resume and run.has_checkpoint():
+        start_epoch, step = _resume(run, cfg, model, optimizer, aug_generator, loader, runtime.device)
         if main:
-            _truncate_metrics(out_dir / METRICS, start_epoch)
+            run.truncate_metrics(start_epoch)
     elif main:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        (out_dir / METRICS).unlink(missing_ok=True)
-        atomic_write_text(cfg.to_json(), out_dir / "config.json")
+        run.start(cfg)
 
-    method = model
+    step_fn = model
     if dist.is_distributed():
         ids = [runtime.device.index] if runtime.device.type == "cuda" else None
-        model = nn.parallel.DistributedDataParallel(model, device_ids=ids)
-    step_fn = torch.compile(model) if cfg.compile else model
-    autocast = (torch.autocast(runtime.device.type, dtype=runtime.autocast_dtype)
-                if runtime.autocast_dtype is not None else nullcontext())
+        step_fn = nn.parallel.DistributedDataParallel(model, device_ids=ids)
+    if cfg.compile:
+        step_fn = torch.compile(step_fn)
+    loop = _Loop(cfg, runtime, model, step_fn, optimizer, loader, view_pipelines(cfg), aug_generator,
+                 per_rank_batch, lr, len(loader) * cfg.epochs)
 
     metrics = {}
     for epoch in range(start_epoch, cfg.epochs):
-        model.train()
-        if hasattr(loader, "set_epoch"):
-            loader.set_epoch(epoch)
-        epoch_start, loss_sum = time.perf_counter(), torch.zeros((), device=runtime.device)
-        part_sums = {}  # the SSL loss and AugSelf's per-group losses, for the metrics
-        batches = loader
-        if cfg.progress and main:
-            from tqdm.auto import tqdm
-            batches = tqdm(loader, desc=f"epoch {epoch + 1}/{cfg.epochs}", leave=False)
-        for images, _ in batches:
-            images = to_float(_rank_slice(images, per_rank_batch))
-            if runtime.channels_last:
-                images = images.contiguous(memory_format=torch.channels_last)
-            views1, params1 = pipeline1(images, aug_generator)
-            views2, params2 = pipeline2(images, aug_generator)
-            for group in optimizer.param_groups:
-                group["lr"] = lr * warmup_cosine(step, total_steps, int(cfg.warmup_epochs * steps_per_epoch))
-            with autocast:
-                out = step_fn(views1, views2, params1, params2)
-            loss = out["loss"].float()
-            if not torch.isfinite(loss):
-                raise TrainingDiverged(f"loss is {loss.item()} at epoch {epoch + 1}, step {step}; "
-                                       f"the last good checkpoint is {out_dir / CHECKPOINT}")
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            step += 1
-            method.update_target(step / total_steps)
-            loss_sum += loss.detach()
-            for key, value in out.items():
-                if key == "ssl_loss" or key.startswith("augself_"):
-                    part_sums[key] = part_sums.get(key, 0.0) + value.detach().float()
-
-        seconds = time.perf_counter() - epoch_start
-        metrics = dict(epoch=epoch + 1, step=step, loss=dist.all_reduce_mean(loss_sum).item() / steps_per_epoch,
-                       lr=optimizer.param_groups[0]["lr"], epoch_seconds=round(seconds, 3),
-                       views_per_second=round(2 * steps_per_epoch * cfg.batch_size / seconds, 1))
-        metrics.update({key: dist.all_reduce_mean(value).item() / steps_per_epoch for key, value in part_sums.items()})
+        metrics, step = _run_epoch(loop, epoch, step, run.path)
         if (epoch + 1) % cfg.knn_every == 0 or epoch + 1 == cfg.epochs:
-            metrics["knn_top1"] = knn_monitor(method.backbone, monitor, cfg, runtime)
+            metrics["knn_top1"] = knn_monitor(model.backbone, monitor, cfg, runtime)
         if main:
-            atomic_torch_save(_checkpoint_state(method, optimizer, epoch + 1, step, aug_generator, loader, cfg),
-                              out_dir / CHECKPOINT)
-            with open(out_dir / METRICS, "a") as handle:
-                handle.write(json.dumps(metrics) + "\n")
+            run.save_checkpoint(_checkpoint_state(model, optimizer, epoch + 1, step, aug_generator, loader, cfg))
+            run.append_metrics(metrics)
             if cfg.progress:
                 print(json.dumps(metrics), flush=True)
 
     if main:
-        atomic_torch_save(method.backbone.state_dict(), out_dir / BACKBONE)
+        run.save_backbone(model.backbone.state_dict())
     if dist.is_distributed():
         # Leave together: tearing down gloo while a peer still works (rank 0 writing files) hangs.
         torch.distributed.barrier()
     return metrics
-
-
-def load_backbone(run_dir, device="cpu") -> nn.Module:
-    """The trained backbone of a finished run (its config.json and backbone.pt), in eval mode."""
-    run_dir = Path(run_dir)
-    for name in ("config.json", BACKBONE):
-        if not (run_dir / name).exists():
-            raise FileNotFoundError(f"{run_dir / name} not found: is {run_dir} a finished pretraining run?")
-    cfg = TrainConfig.from_dict(json.loads((run_dir / "config.json").read_text()))
-    backbone = make_backbone(cfg.backbone, cifar_stem=cfg.cifar_stem, width=cfg.backbone_width)
-    backbone.load_state_dict(torch.load(run_dir / BACKBONE, map_location=device, weights_only=True))
-    return backbone.to(device).eval()

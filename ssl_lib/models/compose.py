@@ -1,9 +1,9 @@
 """The trained model as one module: an SSL method, optionally augmentation-aware.
 
-`build_model(cfg)` composes, from the config alone:
-    method         ssl_lib.methods (SimCLR, MoCo v2, BYOL, SimSiam, Barlow Twins, VICReg)
-    + CASSLE       its projector (and momentum projector) replaced by a ConditionedProjector
-    + feature aug  a FeatureAugmenter used inside the method's loss
+`build_model(cfg)` composes, from a `ModelConfig` (a `TrainConfig` is one) alone:
+    method         ssl_lib.models.methods (SimCLR, MoCo v2, BYOL, SimSiam, Barlow Twins, VICReg)
+    + CASSLE       a projector factory: the projector (and momentum projector) is conditioned
+    + feature aug  a feature-augmenter factory: extra loss terms inside the method's loss
     + AugSelf      per-group heads on the backbone features, their loss added to the method's
 With all three off the model is the plain method, parameter for parameter (same seed, same init).
 """
@@ -13,12 +13,13 @@ from __future__ import annotations
 from torch import Tensor, nn
 
 from ssl_lib.augment import AugParams
-from ssl_lib.augself import AugSelfHeads, parse_groups
-from ssl_lib.backbones import make_backbone
-from ssl_lib.cassle import cassle_projector_factory
-from ssl_lib.config import TrainConfig
-from ssl_lib.feature_aug import FeatureAugmenter
-from ssl_lib.methods import build_method, plain_projector
+from ssl_lib.models.augself import AugSelfHeads
+from ssl_lib.models.backbones import make_backbone
+from ssl_lib.models.cassle import cassle_projector_factory
+from ssl_lib.models.config import ModelConfig
+from ssl_lib.models.feature_aug import feature_aug_factory
+from ssl_lib.models.heads import plain_projector
+from ssl_lib.models.methods import build_method
 
 
 class SSLModel(nn.Module):
@@ -48,20 +49,21 @@ class SSLModel(nn.Module):
         return out
 
 
-def build_model(cfg: TrainConfig) -> SSLModel:
+def build_model(cfg: ModelConfig) -> SSLModel:
     """Backbone, method with the config's head sizes, and the enabled augmentation-aware parts."""
+    cfg.validate()
     backbone = make_backbone(cfg.backbone, cifar_stem=cfg.cifar_stem, width=cfg.backbone_width)
-    factory = plain_projector
+    projector = plain_projector
     if cfg.cassle:
-        factory = cassle_projector_factory(cfg.descriptor_keys(), cfg.cassle_injection, cfg.cassle_depth,
-                                           cfg.cassle_width, cfg.cassle_descriptors)
-    method = build_method(cfg.method, backbone, factory, proj_hidden=cfg.proj_hidden, proj_dim=cfg.proj_dim,
-                          pred_hidden=cfg.pred_hidden, temperature=cfg.temperature, queue_size=cfg.queue_size,
-                          momentum_tau=cfg.momentum_tau, barlow_lambda=cfg.barlow_lambda)
-    # Built after the method, so the method's own initialisation is the baseline's.
+        projector = cassle_projector_factory(cfg.descriptor_keys(), cfg.cassle_injection, cfg.cassle_depth,
+                                             cfg.cassle_width, cfg.cassle_descriptors)
+    feature_aug = None
     if cfg.feature_aug:
-        method.feature_aug = FeatureAugmenter(cfg.feature_aug, method.spec.proj_dim, cfg.fa_strength,
-                                              cfg.fa_stop_grad, cfg.fa_arrangement, cfg.fa_weight)
-    groups = parse_groups(cfg.augself)
+        feature_aug = feature_aug_factory(cfg.feature_aug, cfg.fa_strength, cfg.fa_stop_grad, cfg.fa_arrangement,
+                                          cfg.fa_weight)
+    method = build_method(cfg.method, backbone, projector, feature_aug, proj_hidden=cfg.proj_hidden,
+                          proj_dim=cfg.proj_dim, pred_hidden=cfg.pred_hidden, temperature=cfg.temperature,
+                          queue_size=cfg.queue_size, momentum_tau=cfg.momentum_tau, barlow_lambda=cfg.barlow_lambda)
+    groups = cfg.augself_groups()
     augself = AugSelfHeads(backbone.feature_dim, groups, cfg.augself_hidden) if groups else None
     return SSLModel(method, augself)

@@ -1,4 +1,4 @@
-"""Linear evaluation on the papers' real downstream datasets (REFERENCE.md section 6).
+"""Linear evaluation on the papers' real downstream datasets (docs/papers.md section 6).
 
 AugSelf and CASSLE report frozen-feature linear probes on CIFAR-10/100, Food-101, Pets,
 Flowers-102, Caltech-101, Cars, Aircraft, DTD and SUN397: centre-cropped images, multinomial
@@ -6,7 +6,7 @@ logistic regression with the L2 weight chosen on a validation split, then refitt
 top-1, or mean per-class accuracy where the papers report it (Pets, Flowers, Caltech, Aircraft).
 
     data = load_downstream("flowers102", "data", image_size=96)
-    features = split_features(backbone, data)              # ssl_lib.transfer
+    features = split_features(backbone, data)              # ssl_lib.evaluation.transfer
     table = downstream_table(features, data, model="mocov2", l2_grid=None)
 
 Datasets without an official validation split get one carved from train (``val_fraction``,
@@ -24,7 +24,7 @@ from torch import Tensor
 
 from ssl_lib.data import load_dataset
 from ssl_lib.data.datasets import DATASETS, canonical_name
-from ssl_lib.evaluate import linear_probe
+from ssl_lib.evaluation.probes import linear_probe
 
 # The papers' metric per dataset: mean per-class accuracy where the classes are unbalanced.
 CLASS_AVERAGE = frozenset({"pets", "flowers102", "caltech101", "aircraft"})
@@ -127,13 +127,8 @@ def downstream_table(features: dict[str, Tensor], data: DownstreamData, model: s
     Returns rows model, task (the dataset), kind "linear", metric ("top1", "balanced" and
     "paper", the papers' metric for this dataset), value, seed.
     """
-    missing = [s for s in ("train", "val", "test") if s not in features]
-    if missing:
-        raise ValueError(f"features lack split(s) {missing}; need train, val and test")
-    labels = data.labels
     select = "balanced" if data.name in CLASS_AVERAGE else "top1"
-    result = linear_probe(features["train"], labels["train"], features["val"], labels["val"], features["test"],
-                          labels["test"], l2_grid=l2_grid, select_by=select)
+    result = linear_probe(features, data.labels, l2_grid=l2_grid, select_by=select)
     values = {"top1": result.top1, "balanced": result.balanced, "paper": getattr(result, select)}
     return pd.DataFrame([dict(model=model, task=data.name, kind="linear", metric=metric, value=value, seed=seed)
                          for metric, value in values.items()])

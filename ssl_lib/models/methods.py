@@ -25,9 +25,10 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from ssl_lib import losses
+from ssl_lib.models import losses
 from ssl_lib.augment import AugParams
-from ssl_lib.distributed import gather_with_grad, is_distributed
+from ssl_lib.models.heads import mlp, plain_projector
+from ssl_lib.utils.distributed import gather_with_grad, is_distributed
 
 
 @dataclass(frozen=True)
@@ -55,35 +56,15 @@ PAPER_SPECS = {
 }
 
 
-def mlp(dims: list[int], bn_last: bool = False) -> nn.Sequential:
-    """Linear-BN-ReLU for every hidden layer, then a Linear (+ BN without affine if bn_last)."""
-    layers = []
-    for d_in, d_out in zip(dims[:-2], dims[1:-1]):
-        layers += [nn.Linear(d_in, d_out, bias=False), nn.BatchNorm1d(d_out), nn.ReLU(inplace=True)]
-    layers.append(nn.Linear(dims[-2], dims[-1], bias=not bn_last))
-    if bn_last:
-        layers.append(nn.BatchNorm1d(dims[-1], affine=False))
-    return nn.Sequential(*layers)
-
-
-class Projector(nn.Module):
-    """The plain projector: an MLP on the features that ignores the augmentation parameters."""
-
-    def __init__(self, in_dim: int, hidden: int, out_dim: int, layers: int, bn_last: bool = False):
-        super().__init__()
-        self.net = mlp([in_dim] + [hidden] * (layers - 1) + [out_dim], bn_last)
-
-    def forward(self, features: Tensor, params: AugParams | None = None) -> Tensor:
-        """(B, in_dim) features -> (B, out_dim); `params` is accepted for interface parity."""
-        return self.net(features)
-
-
-def plain_projector(in_dim: int, hidden: int, out_dim: int, layers: int, bn_last: bool) -> nn.Module:
-    return Projector(in_dim, hidden, out_dim, layers, bn_last)
-
-
 class SSLMethod(nn.Module):
     """Backbone + projector; subclasses add predictors, momentum targets and the loss.
+
+    Components plug in through the constructor, both as factories:
+        projector_factory(in_dim, hidden, out_dim, layers, bn_last) -> projector module
+            (`ssl_lib.models.heads.plain_projector`, or CASSLE's conditioned projector);
+        feature_aug(dim) -> FeatureAugmenter or None (`ssl_lib.models.feature_aug.feature_aug_factory`).
+    Subclasses add their own modules in `build_heads`, which runs before the feature augmenter
+    is built, so a method with feature augmentation off is initialised exactly as the plain one.
 
     forward(views1, views2, params1, params2) returns a dict with
         loss: scalar tensor to minimise;
@@ -93,38 +74,17 @@ class SSLMethod(nn.Module):
 
     has_target = False
 
-    def __init__(self, backbone: nn.Module, spec: HeadSpec, projector_factory=plain_projector):
+    def __init__(self, backbone: nn.Module, spec: HeadSpec, projector_factory=plain_projector, feature_aug=None):
         super().__init__()
         self.backbone = backbone
         self.spec = spec
         self.projector = projector_factory(backbone.feature_dim, spec.proj_hidden, spec.proj_dim,
                                            spec.proj_layers, spec.proj_bn_last)
-        # Optional ssl_lib.feature_aug.FeatureAugmenter; see that module for how each method uses it.
-        self.feature_aug = None
+        self.build_heads()
+        self.feature_aug = feature_aug(spec.proj_dim) if feature_aug is not None else None
 
-    def _with_feature_aug(self, loss: Tensor, pair_loss, a1: Tensor, a2: Tensor) -> Tensor:
-        """loss + weight * (pair_loss(a1, FA(a2^)) + pair_loss(a2, FA(a1^))) / 2, if FA is on."""
-        fa = self.feature_aug
-        if fa is None:
-            return loss
-        extra = (pair_loss(a1, fa(fa.source(a2))) + pair_loss(a2, fa(fa.source(a1)))) / 2
-        return loss + fa.weight * extra
-
-    def _similarity_feature_aug(self, pair_loss, z1, z2, p1, p2, t1, t2) -> Tensor:
-        """weight * L_fa for predictor methods (BYOL, SimSiam); 0 when FA is off.
-
-        "basic": FA and predictor on the same view, pair_loss(pred(FA(z1^)), t2) + sym;
-        "parallel": FA on the target view, pair_loss(p1, FA(t2)) + sym.
-        """
-        fa = self.feature_aug
-        if fa is None:
-            return torch.zeros((), device=z1.device)
-        if fa.arrangement == "basic":
-            q1, q2 = self.predictor(torch.cat([fa(fa.source(z1)), fa(fa.source(z2))])).chunk(2)
-            extra = pair_loss(q1, t2) + pair_loss(q2, t1)
-        else:
-            extra = pair_loss(p1, fa(t2)) + pair_loss(p2, fa(t1))
-        return fa.weight * extra
+    def build_heads(self) -> None:
+        """Add the method's modules beyond backbone and projector (none by default)."""
 
     def encode(self, views1: Tensor, views2: Tensor) -> tuple[Tensor, Tensor]:
         """Backbone features of both views in one pass (shared BatchNorm statistics)."""
@@ -144,8 +104,7 @@ class MomentumMethod(SSLMethod):
 
     has_target = True
 
-    def __init__(self, backbone, spec, projector_factory=plain_projector):
-        super().__init__(backbone, spec, projector_factory)
+    def build_heads(self) -> None:
         self.target_backbone = copy.deepcopy(self.backbone).requires_grad_(False)
         self.target_projector = copy.deepcopy(self.projector).requires_grad_(False)
 
@@ -178,7 +137,9 @@ class PairLossMethod(SSLMethod):
     def forward(self, views1, views2, params1, params2):
         y1, y2 = self.encode(views1, views2)
         z1, z2 = self.project(y1, y2, params1, params2)
-        loss = self._with_feature_aug(self.pair_loss(z1, z2), self.pair_loss, z1, z2)
+        loss = self.pair_loss(z1, z2)
+        if self.feature_aug is not None:
+            loss = loss + self.feature_aug.positive_loss(self.pair_loss, (z1, z2), (z1, z2))
         return dict(loss=loss, y1=y1, y2=y2, y1_target=None, y2_target=None)
 
 
@@ -190,8 +151,9 @@ class SimCLR(PairLossMethod):
 class MoCoV2(MomentumMethod):
     """Symmetrised MoCo v2: each view's query against the other view's key and the queue."""
 
-    def __init__(self, backbone, spec, projector_factory=plain_projector):
-        super().__init__(backbone, spec, projector_factory)
+    def build_heads(self) -> None:
+        super().build_heads()
+        spec = self.spec
         self.register_buffer("queue", nn.functional.normalize(torch.randn(spec.queue_size, spec.proj_dim), dim=1))
         self.register_buffer("queue_ptr", torch.zeros((), dtype=torch.long))
 
@@ -204,8 +166,7 @@ class MoCoV2(MomentumMethod):
         pair = lambda q, k: losses.info_nce(q, k, queue, t)
         loss = (pair(q1, k2) + pair(q2, k1)) / 2
         if self.feature_aug is not None:  # augmented momentum keys as extra positives
-            fa = self.feature_aug
-            loss = loss + fa.weight * (pair(q1, fa(k2)) + pair(q2, fa(k1))) / 2
+            loss = loss + self.feature_aug.positive_loss(pair, (q1, q2), (k1, k2))
         if self.training:
             self._enqueue(torch.cat([k1, k2]))
         return dict(loss=loss, y1=y1, y2=y2, y1_target=y1_t, y2_target=y2_t)
@@ -220,9 +181,9 @@ class MoCoV2(MomentumMethod):
 
 
 class BYOL(MomentumMethod):
-    def __init__(self, backbone, spec, projector_factory=plain_projector):
-        super().__init__(backbone, spec, projector_factory)
-        self.predictor = mlp([spec.proj_dim, spec.pred_hidden, spec.proj_dim])
+    def build_heads(self) -> None:
+        super().build_heads()
+        self.predictor = mlp([self.spec.proj_dim, self.spec.pred_hidden, self.spec.proj_dim])
 
     def momentum(self, progress: float) -> float:
         # BYOL's schedule: tau = 1 - (1 - tau_base) (cos(pi k / K) + 1) / 2, rising to 1.
@@ -236,23 +197,24 @@ class BYOL(MomentumMethod):
         # sum over both orderings of ||p/|p| - z'/|z'|||^2 = 2 - 2 cos(p, z'), as the BYOL paper
         pair = lambda p, target: 2 + 2 * losses.negative_cosine(p, target)
         loss = pair(p1, t2) + pair(p2, t1)
-        loss = loss + self._similarity_feature_aug(pair, z1, z2, p1, p2, t1, t2)
+        if self.feature_aug is not None:
+            loss = loss + self.feature_aug.predictor_loss(pair, self.predictor, (z1, z2), (p1, p2), (t1, t2))
         return dict(loss=loss, y1=y1, y2=y2, y1_target=y1_t, y2_target=y2_t)
 
 
 class SimSiam(SSLMethod):
-    def __init__(self, backbone, spec, projector_factory=plain_projector):
-        super().__init__(backbone, spec, projector_factory)
-        self.predictor = mlp([spec.proj_dim, spec.pred_hidden, spec.proj_dim])
+    def build_heads(self) -> None:
+        self.predictor = mlp([self.spec.proj_dim, self.spec.pred_hidden, self.spec.proj_dim])
 
     def forward(self, views1, views2, params1, params2):
         y1, y2 = self.encode(views1, views2)
         z1, z2 = self.project(y1, y2, params1, params2)
         p1, p2 = self.predictor(torch.cat([z1, z2])).chunk(2)
         t1, t2 = z1.detach(), z2.detach()
-        loss = (losses.negative_cosine(p1, t2) + losses.negative_cosine(p2, t1)) / 2
-        loss = loss + self._similarity_feature_aug(lambda p, t: losses.negative_cosine(p, t) / 2,
-                                                   z1, z2, p1, p2, t1, t2)
+        pair = lambda p, target: losses.negative_cosine(p, target) / 2
+        loss = pair(p1, t2) + pair(p2, t1)
+        if self.feature_aug is not None:
+            loss = loss + self.feature_aug.predictor_loss(pair, self.predictor, (z1, z2), (p1, p2), (t1, t2))
         return dict(loss=loss, y1=y1, y2=y2, y1_target=None, y2_target=None)
 
 
@@ -268,6 +230,7 @@ class VICReg(PairLossMethod):
 
 METHOD_CLASSES = {"simclr": SimCLR, "mocov2": MoCoV2, "byol": BYOL, "simsiam": SimSiam,
                   "barlow_twins": BarlowTwins, "vicreg": VICReg}
+METHODS = tuple(METHOD_CLASSES)
 
 
 def head_spec(method: str, **overrides) -> HeadSpec:
@@ -282,7 +245,11 @@ def head_spec(method: str, **overrides) -> HeadSpec:
     return spec.__class__(**{**spec.__dict__, **changes})
 
 
-def build_method(method: str, backbone: nn.Module, projector_factory=plain_projector, **overrides) -> SSLMethod:
-    """Instantiate `method` on `backbone` with its paper heads, overridden where given."""
+def build_method(method: str, backbone: nn.Module, projector_factory=plain_projector, feature_aug=None,
+                 **overrides) -> SSLMethod:
+    """Instantiate `method` on `backbone` with its paper heads, overridden where given.
+
+    projector_factory and feature_aug: the pluggable components (see `SSLMethod`).
+    """
     spec = head_spec(method, **overrides)
-    return METHOD_CLASSES[method](backbone, spec, projector_factory)
+    return METHOD_CLASSES[method](backbone, spec, projector_factory, feature_aug)

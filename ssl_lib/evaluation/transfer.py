@@ -1,6 +1,6 @@
 """Downstream transfer on the synthetic tasks: every model on every task, in one tidy table.
 
-The synthetic data's latent factors are the tasks (REFERENCE.md sections 1 and 4): shape (what
+The synthetic data's latent factors are the tasks (docs/papers.md sections 1 and 4): shape (what
 every augmentation leaves intact), colour and background (destroyed by colour jitter), position
 and size (changed by cropping), orientation (flipped by horizontal flips), plus the continuous
 latents as regression tasks and few-shot shape recognition. A model that became invariant to an
@@ -10,7 +10,7 @@ augmentation should lose exactly the tasks that augmentation changes.
     features = split_features(backbone, data)        # frozen features per split
     table = profile_transfer_table(features, data, P, model="mocov2", seed=0)
 
-Notebooks probe trained runs through `ssl_lib.experiments.transfer_tables`, which caches each
+Notebooks probe trained runs through `ssl_lib.lab.experiments.transfer_tables`, which caches each
 run's table in its folder, so a model is probed once however many notebooks report it.
 """
 
@@ -24,7 +24,9 @@ import torch
 from torch import Tensor
 
 from ssl_lib.data import make_synthetic
-from ssl_lib.evaluate import extract_features, few_shot_eval, linear_probe, ridge_probe
+from ssl_lib.evaluation.features import extract_features
+from ssl_lib.evaluation.few_shot import few_shot_eval
+from ssl_lib.evaluation.probes import linear_probe, ridge_probe
 
 CLASSIFICATION_TASKS = ("shape", "colour", "position", "orientation", "size", "background")
 # Circular latents are regressed as (cos, sin) so the target has no seam at +-pi.
@@ -89,24 +91,17 @@ def transfer_table(features: dict[str, Tensor], data: TransferData, model: str, 
         top-1 and class-average accuracy for classification, R^2 for regression, accuracy with
         its 95% interval half-width for few-shot.
     """
-    missing = [s for s in SPLITS if s not in features]
-    if missing:
-        raise ValueError(f"features lack split(s) {missing}; need {list(SPLITS)}")
-    tr, va, te = (features[s] for s in SPLITS)
-    labels = data.labels
+    labels = data.labels  # the probes check the splits and name a missing one
     rows = []
     for task in CLASSIFICATION_TASKS:
-        result = linear_probe(tr, labels["train"][task], va, labels["val"][task], te, labels["test"][task],
-                              l2_grid=l2_grid)
+        result = linear_probe(features, {s: labels[s][task] for s in SPLITS}, l2_grid=l2_grid)
         rows += [dict(model=model, task=task, kind="linear", metric="top1", value=result.top1),
                  dict(model=model, task=task, kind="linear", metric="balanced", value=result.balanced)]
     for task in REGRESSION_TASKS:
-        result = ridge_probe(tr, regression_targets(labels["train"], task), va,
-                             regression_targets(labels["val"], task), te,
-                             regression_targets(labels["test"], task), l2_grid=l2_grid)
+        result = ridge_probe(features, {s: regression_targets(labels[s], task) for s in SPLITS}, l2_grid=l2_grid)
         rows.append(dict(model=model, task=task, kind="ridge", metric="r2", value=result.r2))
     if few_shot_episodes:
-        shots = few_shot_eval(te, labels["test"][few_shot_task], ways=5, shots=(1, 5), queries=15,
+        shots = few_shot_eval(features["test"], labels["test"][few_shot_task], ways=5, shots=(1, 5), queries=15,
                               episodes=few_shot_episodes, seed=seed)
         for row in shots.itertuples():
             task = f"{few_shot_task} {row.shots}-shot"

@@ -2,7 +2,7 @@
 
 An experiment is the TrainConfig fields that define a model on top of a profile, and which of
 the profile's seeds it is trained with. The same experiment and seed always give the same config,
-hence the same run folder (`ssl_lib.runs.get_or_train`): notebook 07 finds the models 02-06
+hence the same run folder (`ssl_lib.lab.runs.get_or_train`): notebook 07 finds the models 02-06
 trained, and trains only what is missing when run on its own.
 
     for exp in group("augself"):
@@ -17,7 +17,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ssl_lib.config import TrainConfig
+from ssl_lib.train.config import TrainConfig
+from ssl_lib.train.run_dir import RunDir
 
 # Each method with its own paper's augmentations (SimSiam used MoCo v2's; Barlow Twins and VICReg BYOL's).
 METHOD_RECIPES = {"simclr": "simclr", "mocov2": "mocov2", "byol": "byol", "simsiam": "mocov2",
@@ -106,14 +107,14 @@ def train_experiments(profile, experiments: list[Experiment], log=print):
     """
     import pandas as pd
 
-    from ssl_lib.runs import get_or_train, read_metrics
+    from ssl_lib.lab.runs import get_or_train
 
     rows = []
     for exp in experiments:
         for seed in exp.seeds_of(profile):
-            run_dir = get_or_train(exp.config(profile, seed), profile.runs_root, log=log)
-            metrics = read_metrics(run_dir)
-            rows.append(dict(model=exp.name, seed=seed, run=str(run_dir), epochs=len(metrics),
+            run = get_or_train(exp.config(profile, seed), profile.runs_root, log=log)
+            metrics = run.read_metrics()
+            rows.append(dict(model=exp.name, seed=seed, run=str(run.path), epochs=len(metrics),
                              final_loss=metrics[-1]["loss"], knn_top1=metrics[-1].get("knn_top1"),
                              train_seconds=round(sum(m["epoch_seconds"] for m in metrics), 1)))
     return pd.DataFrame(rows)
@@ -123,16 +124,13 @@ def training_curves(runs):
     """Per-epoch metrics of the runs in a `train_experiments` table, with model and seed columns."""
     import pandas as pd
 
-    from ssl_lib.runs import read_metrics
-
-    return pd.DataFrame([dict(model=r.model, seed=r.seed, **m) for r in runs.itertuples() for m in read_metrics(r.run)])
+    return pd.DataFrame([dict(model=r.model, seed=r.seed, **m) for r in runs.itertuples()
+                         for m in RunDir(r.run).read_metrics()])
 
 
 def load_backbones(runs, device="cpu") -> dict:
     """{(model, seed): frozen backbone in eval mode} for the runs of a `train_experiments` table."""
-    from ssl_lib.train import load_backbone
-
-    return {(r.model, r.seed): load_backbone(r.run, device=device) for r in runs.itertuples()}
+    return {(r.model, r.seed): RunDir(r.run).load_backbone(device) for r in runs.itertuples()}
 
 
 def _settings_digest(profile, data) -> str:
@@ -149,41 +147,29 @@ def _settings_digest(profile, data) -> str:
 
 def _cached_per_run(runs, file_name: str, compute):
     """Concatenate `compute(run_row)` over the runs of a `train_experiments` table, each cached
-    as `file_name` in its run folder (written atomically); model and seed come from `runs`."""
-    from pathlib import Path
-
+    as `file_name` in its run folder (`RunDir.cached_table`); model and seed come from `runs`."""
     import pandas as pd
 
-    from ssl_lib.io import atomic_write_text
-
-    tables = []
-    for r in runs.itertuples():
-        path = Path(r.run) / file_name
-        if path.is_file():
-            table = pd.read_csv(path)
-        else:
-            table = compute(r)
-            atomic_write_text(table.to_csv(index=False), path)
-        tables.append(table.assign(model=r.model, seed=r.seed))
+    tables = [RunDir(r.run).cached_table(file_name, lambda r=r: compute(r)).assign(model=r.model, seed=r.seed)
+              for r in runs.itertuples()]
     return pd.concat(tables, ignore_index=True)
 
 
 def _run_features(run_dir, data, device) -> dict:
     """Frozen features {split: (N, D)} of a finished run's backbone on every split of `data`."""
-    from ssl_lib.train import load_backbone
-    from ssl_lib.transfer import split_features
+    from ssl_lib.evaluation.transfer import split_features
 
-    return split_features(load_backbone(run_dir, device=device), data)
+    return split_features(RunDir(run_dir).load_backbone(device), data)
 
 
 def transfer_tables(profile, runs, data, device="cpu"):
-    """`ssl_lib.transfer.profile_transfer_table` rows of every run in a `train_experiments` table.
+    """`ssl_lib.evaluation.transfer.profile_transfer_table` rows of every run in a `train_experiments` table.
 
     Each run's table is cached in its folder (``transfer-<digest>.csv``), so a model is probed
     once however many notebooks report it; the ``model`` column is the name this table gives the
     run.  Returns the long table: model, task, kind, metric, value, seed.
     """
-    from ssl_lib.transfer import profile_transfer_table
+    from ssl_lib.evaluation.transfer import profile_transfer_table
 
     def compute(r):
         return profile_transfer_table(_run_features(r.run, data, device), data, profile, model=r.model, seed=r.seed)
@@ -192,9 +178,9 @@ def transfer_tables(profile, runs, data, device="cpu"):
 
 
 def downstream_tables(profile, runs, data, device="cpu"):
-    """`ssl_lib.downstream.downstream_table` rows of every run on one real downstream dataset
+    """`ssl_lib.evaluation.downstream.downstream_table` rows of every run on one real downstream dataset
     (`data` from `load_downstream`), cached per run like `transfer_tables`."""
-    from ssl_lib.downstream import downstream_table
+    from ssl_lib.evaluation.downstream import downstream_table
 
     def compute(r):
         return downstream_table(_run_features(r.run, data, device), data, model=r.model,
@@ -207,7 +193,7 @@ def random_backbones(profile, device="cpu") -> dict:
     """{("random init", seed): an untrained backbone of the profile's architecture} per profile seed."""
     import torch
 
-    from ssl_lib.model import build_model
+    from ssl_lib.models.compose import build_model
 
     out = {}
     for seed in profile.seeds:

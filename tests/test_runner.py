@@ -1,4 +1,4 @@
-"""The notebook runner: recording, selection, parameter checks, failure messages, the report."""
+"""The notebook runner (ssl_lib.lab.runner) and recorded results (ssl_lib.lab.results): recording, selection, parameter checks, failure messages, the report."""
 
 import json
 import math
@@ -10,7 +10,8 @@ import pytest
 import torch
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from ssl_lib import reproduce as R
+from ssl_lib.lab import results
+from ssl_lib.lab import runner as R
 
 PARAMETERS = 'profile = "cpu"\nseeds = None\ndevice = None\ndataset = None\ndata_root = None\nepochs = None\noutput = None\nruns_root = None'
 
@@ -27,10 +28,10 @@ def write_notebook(folder, name, code_cells):
 
 
 def test_record_merges_atomically_into_the_notebooks_json(tmp_path):
-    R.record("a", 1, output=tmp_path, notebook="01_x")
-    R.record("b", {"x": np.float32(0.5), "t": torch.tensor([1, 2]), "nan": math.nan, "flag": np.bool_(True)},
+    results.record("a", 1, output=tmp_path, notebook="01_x")
+    results.record("b", {"x": np.float32(0.5), "t": torch.tensor([1, 2]), "nan": math.nan, "flag": np.bool_(True)},
              output=tmp_path, notebook="01_x")
-    rec = R.recorder(str(tmp_path), "01_x")
+    rec = results.recorder(str(tmp_path), "01_x")
     assert rec("c", pd.DataFrame({"m": ["A"], "v": [0.25]})) is None
     data = json.loads((tmp_path / "results" / "01_x.json").read_text())
     assert data == {"a": 1, "b": {"x": 0.5, "t": [1, 2], "nan": None, "flag": True}, "c": [{"m": "A", "v": 0.25}]}
@@ -39,7 +40,7 @@ def test_record_merges_atomically_into_the_notebooks_json(tmp_path):
 
 def test_to_jsonable_refuses_what_it_cannot_represent():
     with pytest.raises(TypeError, match="cannot record"):
-        R.to_jsonable(object())
+        results.to_jsonable(object())
 
 
 def test_list_notebooks_selects_by_number_or_name_and_names_unknown_ones(tmp_path):
@@ -75,7 +76,7 @@ def test_unknown_profile_and_override_fail_before_running(tmp_path):
 
 
 def test_a_failing_cell_names_the_notebook_cell_and_error_and_the_cli_exits_1(tmp_path, capsys):
-    write_notebook(tmp_path, "01_fine", ["from ssl_lib.reproduce import recorder\n"
+    write_notebook(tmp_path, "01_fine", ["from ssl_lib.lab.results import recorder\n"
                                          "recorder(output, '01_fine')('answer', 42)"])
     write_notebook(tmp_path, "02_broken", ["x = 1", "raise RuntimeError('boom in the third code cell')"])
     out = tmp_path / "out"
@@ -102,8 +103,8 @@ def test_a_failing_cell_names_the_notebook_cell_and_error_and_the_cli_exits_1(tm
 
 def test_a_successful_run_writes_notebooks_html_and_results(tmp_path):
     write_notebook(tmp_path, "01_ok", [
-        "import plotly.express as px\nfrom ssl_lib import figures\nfigures.setup()",
-        "from ssl_lib.reproduce import recorder\nrecorder(output, '01_ok')('seen', {'profile': profile, 'epochs': epochs})",
+        "import plotly.express as px\nfrom ssl_lib.lab import figures\nfigures.setup()",
+        "from ssl_lib.lab.results import recorder\nrecorder(output, '01_ok')('seen', {'profile': profile, 'epochs': epochs})",
         "px.bar(x=['a', 'b'], y=[1, 2])",
     ])
     out = tmp_path / "out"

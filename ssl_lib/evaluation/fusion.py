@@ -1,7 +1,7 @@
 """Fusion of several frozen backbones' features (Ericsson et al.: models trained with
 complementary augmentations, concatenated, transfer well to tasks wanting either invariance).
 
-The fused features are probed like any others (`ssl_lib.evaluate.linear_probe`, `knn_accuracy`,
+The fused features are probed like any others (`ssl_lib.evaluation.linear_probe`, `knn_accuracy`,
 `few_shot_eval`).
 """
 
@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ssl_lib.evaluate import extract_features
+from ssl_lib.evaluation.features import extract_features
 
 FUSION_MODES = ("concat", "mean")
 

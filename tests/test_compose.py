@@ -4,11 +4,12 @@ import pytest
 import torch
 
 from ssl_lib.augment import recipe
-from ssl_lib.cassle import ConditionedProjector
-from ssl_lib.config import METHODS, TrainConfig
-from ssl_lib.methods import build_method
-from ssl_lib.backbones import make_backbone
-from ssl_lib.model import build_model
+from ssl_lib.models.cassle import ConditionedProjector
+from ssl_lib.models.methods import METHODS
+from ssl_lib.train.config import TrainConfig
+from ssl_lib.models.methods import build_method
+from ssl_lib.models.backbones import make_backbone
+from ssl_lib.models.compose import build_model
 
 SMALL = dict(backbone_width=8, proj_hidden=32, proj_dim=16, pred_hidden=16, queue_size=64, augself_hidden=16,
              cassle_depth=2, cassle_width=8, n_train=256, batch_size=8)

@@ -15,16 +15,13 @@ train it twice into one folder: a lock file next to the run makes the second wai
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import hashlib
 import json
 import shutil
 from pathlib import Path
 
-from ssl_lib.config import NOT_TRAINING_FIELDS, TrainConfig
-
-FINISHED = "backbone.pt"
+from ssl_lib.train.config import NOT_TRAINING_FIELDS, TrainConfig
+from ssl_lib.train.run_dir import RunDir
 
 
 def config_identity(cfg: TrainConfig) -> dict:
@@ -39,12 +36,11 @@ def run_name(cfg: TrainConfig) -> str:
     return f"{cfg.method}-{cfg.recipe}-s{cfg.seed}-{digest}"
 
 
-def _same_config(run_dir: Path, cfg: TrainConfig) -> bool:
-    path = run_dir / "config.json"
-    if not path.is_file():
-        return False
+def _same_config(run: RunDir, cfg: TrainConfig) -> bool:
     try:
-        stored = TrainConfig.from_dict(json.loads(path.read_text()))
+        stored = run.load_config()
+    except FileNotFoundError:
+        return False
     except (ValueError, TypeError):  # written by another version of TrainConfig
         return False
     return config_identity(stored) == config_identity(cfg)
@@ -52,53 +48,34 @@ def _same_config(run_dir: Path, cfg: TrainConfig) -> bool:
 
 def is_finished(run_dir, cfg: TrainConfig) -> bool:
     """True when `run_dir` holds a finished run (backbone.pt) of a config identical to `cfg`."""
-    run_dir = Path(run_dir)
-    return (run_dir / FINISHED).is_file() and _same_config(run_dir, cfg)
+    run = RunDir(run_dir)
+    return run.is_finished() and _same_config(run, cfg)
 
 
-def get_or_train(cfg: TrainConfig, runs_root, log=print) -> Path:
+def get_or_train(cfg: TrainConfig, runs_root, log=print) -> RunDir:
     """The folder of a finished run of `cfg` under `runs_root`, training it if needed.
 
     * finished run of the same config -> returned as is (no training);
     * interrupted run of the same config (checkpoint.pt, no backbone.pt) -> resumed;
     * anything else in the folder (e.g. a config written by an older TrainConfig) -> cleared
       and trained from scratch, so a stale backbone.pt can never pass for the new config.
-    Returns the run folder (a Path); `ssl_lib.train.load_backbone(run_dir)` loads the model.
+    Returns the `RunDir`; ``run.load_backbone()`` loads the model.
     """
-    from ssl_lib import train as engine  # looked up at call time so tests can monkeypatch it
+    from ssl_lib.train import engine  # looked up at call time so tests can monkeypatch it
 
     cfg = cfg.validate()
-    run_dir = Path(runs_root) / run_name(cfg)
-    cfg = cfg.replace(output_dir=str(run_dir))
-    with _locked(run_dir.with_name(f".{run_dir.name}.lock")):
-        if is_finished(run_dir, cfg):
+    run = RunDir(Path(runs_root) / run_name(cfg))
+    cfg = cfg.replace(output_dir=str(run.path))
+    with run.locked():
+        if is_finished(run.path, cfg):
             if log:
-                log(f"reusing {run_dir}")
-            return run_dir
-        resume = (run_dir / engine.CHECKPOINT).is_file() and _same_config(run_dir, cfg)
-        if not resume and run_dir.exists():
-            shutil.rmtree(run_dir)
+                log(f"reusing {run.path}")
+            return run
+        resume = run.has_checkpoint() and _same_config(run, cfg)
+        if not resume and run.path.exists():
+            shutil.rmtree(run.path)
         if log:
-            log(f"{'resuming' if resume else 'training'} {run_dir.name} "
+            log(f"{'resuming' if resume else 'training'} {run.path.name} "
                 f"({cfg.method}, recipe {cfg.recipe}, {cfg.epochs} epochs, {cfg.n_train} images)")
         engine.train(cfg, resume=resume)
-    return run_dir
-
-
-@contextlib.contextmanager
-def _locked(path: Path):
-    """Hold an exclusive advisory lock on `path` (created if missing) for the block; the OS
-    releases it if the process dies, so a killed run never leaves a stale lock."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-def read_metrics(run_dir) -> list[dict]:
-    """The per-epoch metrics of a run (metrics.jsonl), oldest first."""
-    path = Path(run_dir) / "metrics.jsonl"
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return run

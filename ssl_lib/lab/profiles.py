@@ -6,14 +6,14 @@ reproduction on the synthetic data or a paper-scale GPU run.
 
     P = resolve("cpu", seeds=[0], epochs=2)        # overrides: see OVERRIDES
     cfg = P.train_config(method="mocov2", recipe="spatial", seed=0)   # a validated TrainConfig
-    run_dir = get_or_train(cfg, P.runs_root)       # ssl_lib.runs
+    run_dir = get_or_train(cfg, P.runs_root)       # ssl_lib.lab.runs
 
 Time plan of the ``cpu`` profile (2 CPU cores, small_cnn at 32 px). Measured on an idle machine
 (2026-11-23): one run of n_train 4096 x 4 epochs at batch 128 took 23 s at width 16 (1690 views/s)
 and 64 s at width 32 (550 views/s) with the same kNN accuracy, so the profile uses width 16:
 
 * budget: 30 min for all 8 notebooks; measured 27.4 and 28.7 min in two runs (2026-11-23,
-  `make reproduce`), of which about 18 min train the 34 pretraining runs of `ssl_lib.experiments` (n_train 4096 x 6 epochs at
+  `make reproduce`), of which about 18 min train the 34 pretraining runs of `ssl_lib.lab.experiments` (n_train 4096 x 6 epochs at
   width 16, channels_last: 23-42 s each) and the rest is probes, invariance and sensitivity
   measurements, plots and kernels.  Runs are shared between notebooks (same experiment and
   seed = same folder): 03's MoCo v2 is 02's Default model, 03's SimCLR the control of 04-06; each
@@ -34,8 +34,8 @@ learns shape better but leaves no headroom on colour (0.98), where CASSLE's effe
 The ``smoke`` profile keeps every code path but shrinks everything (width 8, 512 images,
 1 epoch) so that all notebooks together run in a few minutes inside ``make test``; its
 numbers are not meant to show the papers' effects.  ``gpu`` is the paper-scale setting
-(STL-10 at 96 px, ResNet-18, 200 epochs, as AugSelf's STL-10 setup in REFERENCE.md 2), with
-linear probes on the papers' ten downstream datasets (`ssl_lib.downstream`) under ``data_root``.
+(STL-10 at 96 px, ResNet-18, 200 epochs, as AugSelf's STL-10 setup in docs/papers.md section 2), with
+linear probes on the papers' ten downstream datasets (`ssl_lib.evaluation.downstream`) under ``data_root``.
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ssl_lib.config import TrainConfig
+from ssl_lib.train.config import TrainConfig
 
 
 def project_root() -> Path:
@@ -68,8 +68,8 @@ class EvalSizes:
     clean images for its whitening.  few_shot_episodes: N-way K-shot episodes.
     explorer_size: side of the photographs shown in notebook 01.
     l2_grid: L2 penalties the linear and ridge probes select from on validation (None: the
-    papers' 45-point grid, REFERENCE.md section 6).
-    downstream: real downstream datasets (`ssl_lib.downstream`) that notebook 07 probes, read
+    papers' 45-point grid, docs/papers.md section 6).
+    downstream: real downstream datasets (`ssl_lib.evaluation.downstream`) that notebook 07 probes, read
     from the profile's ``data_root``; downstream_max: images kept per split (None: all).
     """
 
@@ -139,9 +139,9 @@ class Profile:
         return torch.device(self.device)
 
     def invariance_grids(self) -> dict[str, list]:
-        """`ssl_lib.invariance.default_grids` at the profile's image size, each thinned to at
+        """`ssl_lib.evaluation.invariance.default_grids` at the profile's image size, each thinned to at
         most ``eval.grid_points`` evenly spaced values (the ends kept)."""
-        from ssl_lib.invariance import default_grids
+        from ssl_lib.evaluation.invariance import default_grids
 
         k = self.eval.grid_points
         grids = {}
@@ -155,7 +155,7 @@ class Profile:
     def train_config(self, **changes) -> TrainConfig:
         """A validated TrainConfig: the profile's settings, its device, then `changes`.
 
-        `output_dir` is left to `ssl_lib.runs.get_or_train`, which names the run folder after
+        `output_dir` is left to `ssl_lib.lab.runs.get_or_train`, which names the run folder after
         the config.  Unknown field names raise TypeError naming them.
         """
         return TrainConfig().replace(**{"device": self.device, **self.train, **changes})

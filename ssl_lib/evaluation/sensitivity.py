@@ -23,7 +23,9 @@ from torch import Tensor, nn
 
 from ssl_lib.augment import DEFAULT_DESCRIPTOR_KEYS, DESCRIPTOR_WIDTHS, AugmentPipeline, recipe
 from ssl_lib.augment.params import validate_descriptor_keys
-from ssl_lib.evaluate import as_float_images, extract_features, module_device, ridge_probe
+from ssl_lib.evaluation.features import extract_features, module_device
+from ssl_lib.evaluation.probes import ridge_probe
+from ssl_lib.utils.checks import as_float_images
 
 OP_GROUPS = ("crop", "flip", "color", "grayscale", "blur", "solarize", "rotation")
 # Settings that switch each group off; "crop" off is the centre crop (the whole square image).
@@ -94,7 +96,7 @@ def block_sensitivity(
     """CASSLE's per-block sensitivity of a frozen backbone to each augmentation op group.
 
     Args:
-        backbone: a `ssl_lib.backbones.Backbone` (needs ``forward_stages``), used in eval mode.
+        backbone: a `ssl_lib.models.backbones.Backbone` (needs ``forward_stages``), used in eval mode.
         images: (N, 3, S, S) clean float images in [0, 1] (or uint8), N >= 2.
         groups: op groups of `single_op_pipeline` (and "all" for the whole recipe).
         base: the recipe whose op strengths are used.
@@ -150,7 +152,7 @@ def augmentation_probe(
 
     One view per image is drawn with ``pipeline`` (default ``recipe("mocov2", size)``); its
     descriptor ``params.descriptor(keys)`` is regressed on the view's features with
-    `ssl_lib.evaluate.ridge_probe` (L2 weight chosen on a validation part, scored on a
+    `ssl_lib.evaluation.ridge_probe` (L2 weight chosen on a validation part, scored on a
     held-out test part).
 
     Args:
@@ -186,7 +188,9 @@ def augmentation_probe(
         start += DESCRIPTOR_WIDTHS[key]
     rows = []
     for block, x in feats.items():
-        result = ridge_probe(*(t for p in parts for t in (x[p], target[p])), l2_grid=l2_grid)
+        splits = dict(zip(("train", "val", "test"), parts))
+        result = ridge_probe({s: x[i] for s, i in splits.items()}, {s: target[i] for s, i in splits.items()},
+                             l2_grid=l2_grid)
         per_output = torch.tensor(result.r2_per_output)
         for key, cols in [*columns.items(), ("all", slice(None))]:
             values = per_output[cols]

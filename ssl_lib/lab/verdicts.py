@@ -20,6 +20,8 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from ssl_lib.lab.results import recorded
+
 VERDICTS = ("reproduced", "partly reproduced", "not reproduced", "inconclusive")
 
 
@@ -71,15 +73,6 @@ def claims_table(rows: list[dict]) -> pd.DataFrame:
     """The report's table: one row per claim, in the order given."""
     return pd.DataFrame(rows, columns=["paper", "claim", "quantity", "measured", "difference", "seeds_agreeing",
                                        "verdict"])
-
-
-def recorded(output, notebook: str) -> dict | None:
-    """What `notebook` recorded under `output` (its results/<notebook>.json), or None if it has not run."""
-    import json
-    from pathlib import Path
-
-    path = Path(output) / "results" / f"{notebook}.json"
-    return json.loads(path.read_text()) if path.is_file() else None
 
 
 def load_claims(output, notebooks) -> pd.DataFrame:

@@ -20,7 +20,7 @@ from torch import Tensor, nn
 
 from ssl_lib.augment import AugParams, DEFAULT_DESCRIPTOR_KEYS, descriptor_dim
 from ssl_lib.augment.params import validate_descriptor_keys
-from ssl_lib.methods import mlp
+from ssl_lib.models.heads import mlp
 
 INJECTIONS = ("concat", "add", "mul", "hyper")
 DESCRIPTOR_MODES = ("matched", "shuffled")
@@ -97,7 +97,7 @@ class ConditionedProjector(nn.Module):
 
 def cassle_projector_factory(keys=DEFAULT_DESCRIPTOR_KEYS, injection="concat", depth=6, width=64,
                              descriptors="matched"):
-    """A projector factory for `ssl_lib.methods.build_method` that builds ConditionedProjectors."""
+    """A projector factory for `ssl_lib.models.methods.build_method` that builds ConditionedProjectors."""
     def factory(in_dim, hidden, out_dim, layers, bn_last):
         return ConditionedProjector(in_dim, hidden, out_dim, layers, bn_last, keys, injection, depth, width,
                                     descriptors)

@@ -1,10 +1,10 @@
 """Joint-embedding SSL losses as plain functions on (B, D) embedding tensors.
 
 Each function returns a scalar tensor. Those with `gather_distributed=True` all-gather embeddings
-with `ssl_lib.distributed.gather_with_grad` (autograd-aware) when a process group with more than
+with `ssl_lib.utils.distributed.gather_with_grad` (autograd-aware) when a process group with more than
 one process is initialised, so that -- combined with DDP's gradient averaging -- training on G
 ranks of B samples gives the loss and gradient of one process on the global batch of N = G * B
-(see `ssl_lib.distributed` for the gradient bookkeeping). Every rank must pass the same B.
+(see `ssl_lib.utils.distributed` for the gradient bookkeeping). Every rank must pass the same B.
 Without a process group the flag changes nothing.
 """
 
@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from ssl_lib import distributed as _dist
+from ssl_lib.utils import distributed as _dist
 
 # BatchNorm1d's default eps: Barlow Twins standardises with BatchNorm1d(affine=False).
 _BN_EPS = 1e-5

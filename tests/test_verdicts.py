@@ -2,7 +2,7 @@
 
 import pytest
 
-from ssl_lib.report import claim_row, claims_table, compare, pm
+from ssl_lib.lab.verdicts import claim_row, claims_table, compare, pm
 
 
 def test_verdicts_follow_the_rule():
@@ -33,8 +33,8 @@ def test_rows_and_errors():
 
 
 def test_load_claims_from_recorded_results(tmp_path):
-    from ssl_lib.report import load_claims, verdict_counts
-    from ssl_lib.reproduce import record
+    from ssl_lib.lab.verdicts import load_claims, verdict_counts
+    from ssl_lib.lab.results import record
 
     row = claim_row("CASSLE", "c", "q", "a", "b", compare([2.0, 3.0], [1.0, 1.0]))
     record("claims", claims_table([row]), output=tmp_path, notebook="05_cassle")

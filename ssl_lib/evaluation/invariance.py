@@ -28,7 +28,8 @@ from torchvision.transforms.v2 import functional as TF
 
 from ssl_lib.augment import functional as A
 from ssl_lib.data import make_groups, make_synthetic
-from ssl_lib.evaluate import as_float_images, extract_features, module_device
+from ssl_lib.evaluation.features import extract_features, module_device
+from ssl_lib.utils.checks import as_float_images
 
 TRANSFORMS = ("crop", "flip", "rotation", "brightness", "contrast", "saturation", "hue",
               "grayscale", "blur", "solarize")

@@ -1,0 +1,89 @@
+"""The offline HTML report of a reproduction: every executed notebook as a page, and an index.
+
+Plotly figures are drawn by one shared ``plotly.min.js`` next to the pages; widgets, which need
+a live kernel, are replaced by a note.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from pathlib import Path
+
+from ssl_lib.lab.results import RESULTS
+from ssl_lib.utils.io import atomic_write_text
+
+_PLOTLY_JSON = "application/vnd.plotly.v1+json"
+_WIDGET = "application/vnd.jupyter.widget-view+json"
+
+
+def _static_outputs(nb) -> None:
+    """Make outputs renderable in static HTML: plotly figures as divs drawn by a shared
+    plotly.min.js (the report works offline), widgets as a note instead of their repr."""
+    import plotly.io as pio
+
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            data = out.get("data", {})
+            if _PLOTLY_JSON in data and "text/html" not in data:
+                data["text/html"] = pio.to_html(data[_PLOTLY_JSON], include_plotlyjs=False, full_html=False)
+            elif _WIDGET in data:
+                data.pop(_WIDGET)
+                data["text/plain"] = "[interactive widget: open the notebook in JupyterLab (make lab)]"
+
+
+def notebook_to_html(executed, html_path) -> Path:
+    """Convert an executed notebook to a standalone HTML page next to a shared plotly.min.js."""
+    import nbformat
+    from nbconvert import HTMLExporter
+
+    nb = nbformat.read(str(executed), as_version=4)
+    _static_outputs(nb)
+    body, _ = HTMLExporter(template_name="lab").from_notebook_node(nb)
+    body = body.replace("</head>", '<script src="plotly.min.js" charset="utf-8"></script>\n</head>', 1)
+    return atomic_write_text(body, html_path)
+
+
+def _copy_plotly_js(folder: Path) -> None:
+    import plotly
+
+    source = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
+    target = folder / "plotly.min.js"
+    if not target.exists() or target.stat().st_size != source.stat().st_size:
+        atomic_write_text(source.read_text(encoding="utf-8"), target)
+
+
+def write_report(output_dir, merged: dict) -> Path:
+    """html/<notebook>.html for every executed notebook and html/index.html linking them, with
+    each notebook's status, time and recorded numbers."""
+    output_dir = Path(output_dir)
+    folder = output_dir / "html"
+    folder.mkdir(parents=True, exist_ok=True)
+    _copy_plotly_js(folder)
+    run = merged.get("run", {})
+    rows = []
+    for entry in run.get("notebooks", []):
+        name, executed = entry["notebook"], Path(entry["path"])
+        link = name
+        if executed.is_file():
+            notebook_to_html(executed, folder / f"{name}.html")
+            link = f'<a href="{html.escape(name)}.html">{html.escape(name)}</a>'
+        detail = entry.get("error", "")
+        numbers = merged.get("notebooks", {}).get(name)
+        results = (f"<details><summary>recorded numbers</summary><pre>{html.escape(json.dumps(numbers, indent=1))}"
+                   f"</pre></details>") if numbers else ""
+        seconds = f"{entry['seconds']:.0f} s" if "seconds" in entry else ""
+        rows.append(f"<tr><td>{link}</td><td>{entry['status']}</td><td>{seconds}</td>"
+                    f"<td><pre>{html.escape(detail)}</pre>{results}</td></tr>")
+    page = f"""<!doctype html><html><head><meta charset="utf-8"><title>ssl_lib reproduction: {html.escape(str(run.get('profile')))}</title>
+<style>body{{font-family:sans-serif;max-width:70em;margin:2em auto}} td,th{{border-bottom:1px solid #ccc;padding:.4em;vertical-align:top;text-align:left}} pre{{white-space:pre-wrap;margin:0}}</style></head>
+<body><h1>Reproduction report: profile <code>{html.escape(str(run.get('profile')))}</code></h1>
+<p>Started {html.escape(str(run.get('started')))}, {run.get('seconds', 0):.0f} s in all. Machine-readable numbers: <a href="../{RESULTS}">{RESULTS}</a>.
+Parameters: <code>{html.escape(json.dumps(run.get('parameters', {})))}</code></p>
+<table><tr><th>notebook</th><th>status</th><th>time</th><th>details</th></tr>
+{''.join(rows)}
+</table></body></html>
+"""
+    return atomic_write_text(page, folder / "index.html")
+
+

@@ -1,0 +1,87 @@
+"""What a notebook measured, on disk: ``<output>/results/<notebook>.json`` and ``results.json``.
+
+Inside a notebook, ``record = recorder(P, "02_invariance")`` then ``record("name", value)``
+stores a key number atomically; the runner (`ssl_lib.lab.runner`) merges every notebook's file
+into ``<output>/results.json``; `recorded` reads one back (notebook 08 builds the report from it).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+from ssl_lib.lab.profiles import Profile
+from ssl_lib.utils.io import atomic_write_json
+
+RESULTS = "results.json"
+
+
+def to_jsonable(value):
+    """Plain JSON types from numbers, numpy / torch scalars and arrays, pandas objects, dicts.
+
+    Non-finite floats become None (JSON has no NaN); tuples become lists; dict keys strings.
+    """
+    if isinstance(value, dict):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set)):
+        return [to_jsonable(v) for v in value]
+    if hasattr(value, "to_dict") and hasattr(value, "columns"):  # a pandas DataFrame: its rows
+        return to_jsonable(value.to_dict(orient="records"))
+    if hasattr(value, "to_dict"):  # a pandas Series
+        return to_jsonable(value.to_dict())
+    if hasattr(value, "tolist"):  # numpy arrays / scalars, torch tensors
+        return to_jsonable(value.tolist())
+    if isinstance(value, bool) or value is None or isinstance(value, (int, str)):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"cannot record a {type(value).__name__} as JSON: {value!r}")
+
+
+def results_path(output, notebook: str) -> Path:
+    return Path(output) / "results" / f"{notebook}.json"
+
+
+def record(name: str, value, *, output, notebook: str) -> dict:
+    """Store ``value`` under ``name`` in ``<output>/results/<notebook>.json`` (atomically,
+    merged with what the notebook recorded before); returns the notebook's results so far."""
+    path = results_path(output, notebook)
+    current = json.loads(path.read_text()) if path.is_file() else {}
+    current[str(name)] = to_jsonable(value)
+    atomic_write_json(current, path)
+    return current
+
+
+def recorder(profile: Profile | str, notebook: str):
+    """``record(name, value)`` bound to a notebook and a profile's (or a folder's) output."""
+    output = profile.output if isinstance(profile, Profile) else profile
+
+    def record_value(name: str, value) -> None:
+        record(name, value, output=output, notebook=notebook)  # returns None: no echo in the notebook
+
+    record_value.__doc__ = f"Record a key number of {notebook} into {results_path(output, notebook)}."
+    return record_value
+
+
+
+
+def merge_results(output_dir, summary: dict | None = None) -> dict:
+    """``<output>/results.json``: every ``results/<notebook>.json`` under its notebook's name,
+    plus ``summary`` (profile, timings, status) under ``"run"``."""
+    folder = Path(output_dir) / "results"
+    merged = {"run": summary or {}, "notebooks": {}}
+    for path in sorted(folder.glob("*.json")):
+        merged["notebooks"][path.stem] = json.loads(path.read_text())
+    atomic_write_json(merged, Path(output_dir) / RESULTS)
+    return merged
+
+
+
+
+def recorded(output, notebook: str) -> dict | None:
+    """What `notebook` recorded under `output` (its results/<notebook>.json), or None if it has not run."""
+    path = results_path(output, notebook)
+    return json.loads(path.read_text()) if path.is_file() else None
