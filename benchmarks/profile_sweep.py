@@ -26,7 +26,7 @@ from ssl_lib.lab.profiles import resolve
 from ssl_lib.lab.runs import get_or_train
 from ssl_lib.evaluation.transfer import headline, profile_transfer_data, split_features, transfer_table
 
-TASKS = ("shape", "colour", "position", "size", "orientation")
+TASKS = ("shape", "color", "position", "size", "orientation")
 
 
 def parse_variant(text: str) -> dict:

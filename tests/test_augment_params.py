@@ -106,7 +106,7 @@ def test_color_shift_is_mean_before_jitter_minus_after():
     pipeline = recipe("mocov2", 16, grayscale_p=0.0, blur_p=0.0, flip_p=0.0)
     x = torch.rand(8, 3, 16, 16)
     views, params = pipeline(x)
-    no_jitter = pipeline.replay(x, AugParams.from_dict({
+    no_jitter, _ = pipeline.replay(x, AugParams.from_dict({
         **params.as_dict(), "jitter_applied": torch.zeros(8, dtype=torch.bool),
         "jitter_factors": torch.tensor([1.0, 1.0, 1.0, 0.0]).expand(8, 4).clone()}))
     expected = no_jitter.mean(dim=(2, 3)) - views.mean(dim=(2, 3))

@@ -54,12 +54,13 @@ def test_replay_reproduces_views_and_generator_is_deterministic(device):
     assert torch.equal(views, again)
     assert all(torch.equal(a, b) for a, b in zip(params.as_dict().values(), params_again.as_dict().values()))
     assert not torch.equal(views, other)
-    assert torch.equal(pipeline.replay(x, params), views)
-    assert torch.equal(pipeline.replay(x, params.to("cpu")), views)
+    assert torch.equal(pipeline.replay(x, params)[0], views)
+    assert torch.equal(pipeline.replay(x, params.to("cpu"))[0], views)
     drawn = pipeline.sample(8, x.shape[-2:], device, gen(0))  # the same draws, no colour shift yet
     assert not drawn.color_shift.any()
-    pipeline.replay(x, drawn)
-    assert torch.allclose(drawn.color_shift, params.color_shift.to(drawn.color_shift.device))
+    _, replayed = pipeline.replay(x, drawn)
+    assert torch.allclose(replayed.color_shift, params.color_shift)
+    assert not drawn.color_shift.any()  # the caller's params are left as they were
     assert all(t.device == x.device for t in params.as_dict().values())
 
 

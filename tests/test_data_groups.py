@@ -15,7 +15,7 @@ def test_shapes_and_keys():
     images, fixed, varying = make_groups(3, views=5, change="viewpoint", size=32, seed=1)
     assert images.shape == (3, 5, 3, 32, 32) and images.dtype == torch.float32
     assert set(varying) == {"x", "y", "scale", "angle", "position", "size", "orientation"}
-    assert {"shape", "colour", "hue", "background"} <= set(fixed) and not set(fixed) & set(varying)
+    assert {"shape", "color", "hue", "background"} <= set(fixed) and not set(fixed) & set(varying)
     assert all(v.shape == (3,) for v in fixed.values())
     assert all(v.shape == (3, 5) for v in varying.values())
 
@@ -23,7 +23,7 @@ def test_shapes_and_keys():
 def test_group_base_scenes_are_the_synthetic_scenes():
     _, fixed, _ = make_groups(6, views=2, seed=4, split="val")
     _, labels = make_synthetic(6, seed=4, split="val")
-    for key in ("shape", "colour", "hue", "background"):
+    for key in ("shape", "color", "hue", "background"):
         assert torch.equal(fixed[key], labels[key])
 
 
@@ -48,7 +48,7 @@ def test_viewpoint_groups_move_the_object_only():
 def test_lighting_groups_keep_the_geometry():
     images, fixed, varying = make_groups(6, views=5, change="lighting", size=64, seed=3)
     assert set(varying) == {"gain", "temperature", "shade_angle", "shade_strength"}
-    assert {"x", "y", "scale", "angle", "shape", "colour"} <= set(fixed)
+    assert {"x", "y", "scale", "angle", "shape", "color"} <= set(fixed)
     size = 64
     u = (torch.arange(size) + 0.5) / size - 0.5
     for g in range(6):

@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 
 from ssl_lib.data import NUM_CLASSES, REGRESSION_TARGETS, make_synthetic
-from ssl_lib.data.latents import CENTRE_RANGE, mirror_latents
+from ssl_lib.data.latents import CENTRE_RANGE, Latents, wrap_angle
 from ssl_lib.data.render import render
 from ssl_lib.data.synthetic import synthetic_latents
 
@@ -102,6 +102,23 @@ def test_sizes_render_the_same_scene():
     assert (F.avg_pool2d(hi, 3) - lo).abs().mean() < 0.02
 
 
+def mirror_latents(lat: Latents) -> Latents:
+    """Latents of the horizontally mirrored scenes: ``render(mirror(l)) == flip(render(l))``.
+
+    Pixel centres sit at ``(i + 0.5) / size``, so ``x -> 1 - x`` maps pixel columns exactly
+    onto each other; the grating ``sin(kx x + ky y + phase)`` becomes
+    ``sin(-kx x + ky y + phase + kx)``.
+    """
+    return lat.replace(
+        x=1.0 - lat.x,
+        angle=wrap_angle(math.pi - lat.angle),
+        grating_kx=-lat.grating_kx,
+        grating_phase=lat.grating_phase + lat.grating_kx,
+        noise=lat.noise.flip(-1),
+        shade_angle=wrap_angle(math.pi - lat.shade_angle),
+    )
+
+
 def test_mirrored_latents_render_the_flipped_image():
     lat = synthetic_latents(64, seed=11, split="test")
     images = render(lat, 64, "cpu")
@@ -113,13 +130,13 @@ def test_mirrored_latents_render_the_flipped_image():
 
     before, after = labels_from_latents(lat), labels_from_latents(mirror_latents(lat))
     assert torch.equal(after["orientation"], 1 - before["orientation"])
-    for key in ("shape", "colour", "size", "background"):
+    for key in ("shape", "color", "size", "background"):
         assert torch.equal(after[key], before[key])
 
 
 def test_colour_class_matches_measured_hue():
     images, labels = make_synthetic(48, size=64, seed=13)
-    for img, hue, cls in zip(images, labels["hue"], labels["colour"]):
+    for img, hue, cls in zip(images, labels["hue"], labels["color"]):
         hsv = hsv_image(img)
         h = hsv[..., 0][object_mask(hsv)]
         # circular median of the object's hue

@@ -45,7 +45,7 @@ def test_transfer_tables_probe_each_run_once(tmp_path, monkeypatch):
     runs = experiments.train_experiments(P, [get("SimCLR")], log=None)
     data = transfer.profile_transfer_data(P)
     first = experiments.transfer_tables(P, runs, data)
-    assert set(first.task) >= {"shape", "colour", "x", "shape 5-shot"} and set(first.seed) == {0}
+    assert set(first.task) >= {"shape", "color", "x", "shape 5-shot"} and set(first.seed) == {0}
     assert len(list((tmp_path).glob("*/transfer-*.csv"))) == 1
 
     # cached: no probe runs again, and the table takes the name the caller gives the run

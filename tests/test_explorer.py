@@ -3,8 +3,8 @@
 import pytest
 import torch
 
-from ssl_lib.augment import DEFAULT_DESCRIPTOR_KEYS, descriptor_dim, recipe
-from ssl_lib.lab.explorer import (CONTROLS, apply_settings, build_explorer, crop_box, describe_pair, descriptor_labels,
+from ssl_lib.augment import DEFAULT_DESCRIPTOR_KEYS, descriptor_columns, descriptor_dim, recipe
+from ssl_lib.lab.explorer import (CONTROLS, apply_settings, build_explorer, crop_box, describe_pair,
                               identity_settings, params_from_settings, random_settings, settings_from_params)
 
 
@@ -28,8 +28,9 @@ def test_random_draw_round_trips_and_replays_the_recipes_views(name):
     settings = settings_from_params(params)
     again = params_from_settings(settings, 1, (32, 32), pipeline)
     assert torch.equal(again.crop_box, params.crop_box) and torch.equal(again.jitter_order, params.jitter_order)
-    torch.testing.assert_close(pipeline.replay(x, again), views)
-    torch.testing.assert_close(again.descriptor(), params.descriptor())  # color_shift filled by replay
+    replayed_views, replayed = pipeline.replay(x, again)
+    torch.testing.assert_close(replayed_views, views)
+    torch.testing.assert_close(replayed.descriptor(), params.descriptor())  # color_shift measured by replay
 
 
 def test_a_slider_value_reaches_the_view():
@@ -66,13 +67,19 @@ def test_random_settings_are_within_the_controls_of_the_recipe():
                 assert low - 0.02 <= s[name] <= high + 0.02, name
 
 
-def test_descriptor_labels_and_pair_description():
-    assert len(descriptor_labels()) == descriptor_dim(DEFAULT_DESCRIPTOR_KEYS) == 13
+def test_descriptor_columns_and_pair_description():
+    assert len(descriptor_columns()) == descriptor_dim(DEFAULT_DESCRIPTOR_KEYS) == 13
     x = images(2)
     _, p1 = apply_settings(x, {"brightness": 1.4})
     _, p2 = apply_settings(x, {})
     desc, targets = describe_pair(p1, p2)
     assert list(desc.columns) == ["view1", "view2"] and len(desc) == 13
+    assert list(desc.index[:5]) == ["blur.sigma", "color.brightness", "color.contrast", "color.saturation", "color.hue"]
+    assert targets[targets.group == "crop"].component.tolist() == ["centre_y", "centre_x", "height", "width"]
+    assert not targets.target.isna().any()
+    assert list(desc.index[:5]) == ["blur.sigma", "color.brightness", "color.contrast", "color.saturation", "color.hue"]
+    assert targets[targets.group == "crop"].component.tolist() == ["centre_y", "centre_x", "height", "width"]
+    assert not targets.target.isna().any()
     colour = targets[targets.group == "color"].target.tolist()
     assert colour[0] == pytest.approx(0.4 / 0.8) and colour[1:] == [0, 0, 0]  # (1.4 - 1) / range 0.8
 

@@ -2,10 +2,8 @@
 
 import pytest
 import torch
-from torch import nn
 
-from ssl_lib.evaluation import extract_features
-from ssl_lib.evaluation.fusion import extract_fused_features, fuse_features
+from ssl_lib.evaluation.fusion import fuse_features
 
 
 def test_concat_keeps_each_models_block_in_order():
@@ -34,13 +32,3 @@ def test_fusion_errors():
         fuse_features([])
     with pytest.raises(ValueError, match=r"features\[1\]"):
         fuse_features([torch.ones(2, 2), torch.ones(2)])
-
-
-def test_extract_fused_features_concatenates_each_backbone():
-    torch.manual_seed(0)
-    nets = [nn.Sequential(nn.Conv2d(3, 4, 3), nn.AdaptiveAvgPool2d(1), nn.Flatten()),
-            nn.Sequential(nn.Conv2d(3, 2, 1), nn.AdaptiveAvgPool2d(1), nn.Flatten())]
-    images = torch.rand(6, 3, 8, 8)
-    fused = extract_fused_features(nets, images, batch_size=4)
-    expected = torch.cat([extract_features(n, images) for n in nets], dim=1)
-    torch.testing.assert_close(fused, expected)

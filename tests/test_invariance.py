@@ -12,7 +12,7 @@ from ssl_lib.models.backbones import make_backbone
 from ssl_lib.data import make_synthetic
 from ssl_lib.evaluation.invariance import (
     TRANSFORMS, Whitener, apply_transform, default_grids, group_invariance, mahalanobis_distance,
-    measure_invariance, real_world_invariance, summarize_invariance, whitened_cosine,
+    measure_invariance, real_world_invariance, whitened_cosine,
 )
 
 
@@ -148,8 +148,8 @@ def test_pooled_statistics_are_invariant_to_flips_and_quarter_turns(images):
 def test_flip_symmetric_network_is_flip_invariant_only(images):
     net = FlipSymmetricConv()
     grids = {"flip": [1], "saturation": [0.25], "rotation": [90]}
-    summary = summarize_invariance(measure_invariance(net, images, transforms=list(grids), grids=grids))
-    inv = summary.set_index("transform").invariance
+    table = measure_invariance(net, images, transforms=list(grids), grids=grids)
+    inv = table.groupby("transform").invariance.mean()
     assert inv["flip"] == pytest.approx(1.0, abs=1e-6)
     assert inv["saturation"] < 0.99 and inv["rotation"] < 0.99
 

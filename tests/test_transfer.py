@@ -30,7 +30,7 @@ def test_table_covers_every_task_and_an_oracle_feature_wins_its_task(data):
     h = headline(table)
     assert set(CLASSIFICATION_TASKS) | set(REGRESSION_TASKS) | {"shape 1-shot", "shape 5-shot"} == set(h.columns)
     assert h.loc["oracle", "shape"] > 0.98
-    assert h.loc["oracle", "colour"] < 0.5  # the shape oracle knows nothing about colour
+    assert h.loc["oracle", "color"] < 0.5  # the shape oracle knows nothing about colour
     assert h.loc["oracle", "shape 5-shot"] > 0.9
 
 

@@ -10,16 +10,20 @@
 
 from ssl_lib.augment.params import (
     AUGSELF_GROUPS,
+    AUGSELF_OUTPUTS,
     DEFAULT_DESCRIPTOR_KEYS,
+    DESCRIPTOR_COLUMNS,
     DESCRIPTOR_WIDTHS,
     AugParams,
     augself_targets,
+    descriptor_columns,
     descriptor_dim,
+    descriptor_layout,
 )
 from ssl_lib.augment.pipeline import RECIPES, AugmentConfig, AugmentPipeline, recipe, with_settings
 
 __all__ = [
-    "AUGSELF_GROUPS", "DEFAULT_DESCRIPTOR_KEYS", "DESCRIPTOR_WIDTHS", "RECIPES",
+    "AUGSELF_GROUPS", "AUGSELF_OUTPUTS", "DEFAULT_DESCRIPTOR_KEYS", "DESCRIPTOR_COLUMNS", "DESCRIPTOR_WIDTHS", "RECIPES",
     "AugParams", "AugmentConfig", "AugmentPipeline",
-    "augself_targets", "descriptor_dim", "recipe", "with_settings",
+    "augself_targets", "descriptor_columns", "descriptor_dim", "descriptor_layout", "recipe", "with_settings",
 ]

@@ -15,21 +15,43 @@ from dataclasses import dataclass, fields
 import torch
 from torch import Tensor
 
-# Descriptor keys and their widths. The layout of `descriptor(keys)` is these blocks
-# concatenated in sorted key order (CASSLE's convention), whatever order the caller gives.
-DESCRIPTOR_WIDTHS = {
-    "blur": 1,         # sigma, 0 when not blurred
-    "color": 4,        # jitter factors normalised as in AugSelf, 0 when not jittered
-    "color_shift": 3,  # per-channel spatial mean before jitter minus after
-    "crop": 4,         # centre_y, centre_x (flip-mirrored), height, width; / source size
-    "flip": 1,
-    "grayscale": 1,
-    "rotation": 4,     # one-hot k of the 90-degree rotation
-    "solarize": 1,
+# The one vocabulary of what an augmentation records, per key: the column names of its
+# descriptor block (CASSLE) and what each column means. Widths, table labels and figure axes are
+# all derived from here. The layout of `descriptor(keys)` is these blocks concatenated in sorted
+# key order (CASSLE's convention), whatever order the caller gives.
+DESCRIPTOR_COLUMNS = {
+    "blur": ("sigma",),
+    "color": ("brightness", "contrast", "saturation", "hue"),
+    "color_shift": ("red", "green", "blue"),
+    "crop": ("centre_y", "centre_x", "height", "width"),
+    "flip": ("flipped",),
+    "grayscale": ("grey",),
+    "rotation": ("k0", "k1", "k2", "k3"),
+    "solarize": ("solarized",),
 }
+DESCRIPTOR_MEANINGS = {
+    "blur": "Gaussian blur sigma (0: not blurred)",
+    "color": "jitter factors normalised as in AugSelf (0: not jittered)",
+    "color_shift": "per-channel mean before jitter minus after",
+    "crop": "crop centre y, centre x (flip-mirrored), height, width / source size",
+    "flip": "1 if flipped horizontally",
+    "grayscale": "1 if converted to grey",
+    "rotation": "one-hot number of quarter turns",
+    "solarize": "1 if solarized",
+}
+DESCRIPTOR_WIDTHS = {key: len(columns) for key, columns in DESCRIPTOR_COLUMNS.items()}
 DEFAULT_DESCRIPTOR_KEYS = ("blur", "color", "color_shift", "crop", "grayscale")  # 13 dims, CASSLE's default
 
-AUGSELF_GROUPS = ("crop", "color", "flip", "blur", "rotation", "solarize")
+# AugSelf's groups and the names of each head's outputs (rotation: the logits of 4 classes).
+AUGSELF_OUTPUTS = {
+    "crop": DESCRIPTOR_COLUMNS["crop"],
+    "color": DESCRIPTOR_COLUMNS["color"],
+    "flip": ("same_flip",),
+    "blur": ("sigma",),
+    "rotation": DESCRIPTOR_COLUMNS["rotation"],
+    "solarize": ("solarized",),
+}
+AUGSELF_GROUPS = tuple(AUGSELF_OUTPUTS)
 
 
 @dataclass
@@ -204,3 +226,19 @@ def augself_targets(params1: AugParams, params2: AugParams, groups=AUGSELF_GROUP
     }
     return {group: compute[group]() for group in groups}
 
+
+def descriptor_columns(keys=DEFAULT_DESCRIPTOR_KEYS) -> list[str]:
+    """One name per column of `AugParams.descriptor(keys)`, e.g. "crop.centre_y"."""
+    return [f"{key}.{column}" for key in validate_descriptor_keys(keys) for column in DESCRIPTOR_COLUMNS[key]]
+
+
+def descriptor_layout(keys=DEFAULT_DESCRIPTOR_KEYS) -> list[dict]:
+    """The blocks of `AugParams.descriptor(keys)` in order: key, width, first and last column
+    index, and what the block means."""
+    layout, start = [], 0
+    for key in validate_descriptor_keys(keys):
+        width = DESCRIPTOR_WIDTHS[key]
+        layout.append(dict(key=key, width=width, first=start, last=start + width - 1,
+                           meaning=DESCRIPTOR_MEANINGS[key]))
+        start += width
+    return layout

@@ -135,7 +135,7 @@ class AugmentPipeline:
 
     >>> pipeline = recipe("simclr", 32)
     >>> views, params = pipeline(images)          # images (B, 3, H, W) float in [0, 1]
-    >>> same = pipeline.replay(images, params)    # identical views
+    >>> same, _ = pipeline.replay(images, params)  # identical views
     """
 
     def __init__(self, config: AugmentConfig):
@@ -148,37 +148,33 @@ class AugmentPipeline:
     def __call__(self, images: Tensor, generator: torch.Generator | None = None) -> tuple[Tensor, AugParams]:
         """Augment (B, 3, H, W) float images in [0, 1]; returns views (B, 3, *size) and their params."""
         check_images(images)
-        params = self.sample(images.shape[0], images.shape[-2:], images.device, generator)
-        return self._apply(images, params), params
+        return self._apply(images, self.sample(images.shape[0], images.shape[-2:], images.device, generator))
 
-    def replay(self, images: Tensor, params: AugParams) -> Tensor:
+    def replay(self, images: Tensor, params: AugParams) -> tuple[Tensor, AugParams]:
         """Apply recorded `params` to (B, 3, H, W) images; reproduces the views of the call that drew them.
 
-        Like a call, it (re)measures `params.color_shift` on the views it produces.
+        Returns the views and a new AugParams (on the images' device) equal to `params` but for
+        `color_shift`, which is measured on these views as a call does; `params` is not changed.
         """
         check_images(images)
         if len(params) != images.shape[0]:
             raise ValueError(f"params describe {len(params)} images but images has {images.shape[0]}")
-        on_device = params.to(images.device)
-        views = self._apply(images, on_device)
-        # the colour mean shift is measured while applying: hand it back to the caller's params
-        params.color_shift = on_device.color_shift.to(params.color_shift.device)
-        return views
+        return self._apply(images, params.to(images.device))
 
-    def _apply(self, images: Tensor, params: AugParams) -> Tensor:
-        """Run the ops with `params`; records params.color_shift, which depends on the pixels."""
+    def _apply(self, images: Tensor, params: AugParams) -> tuple[Tensor, AugParams]:
+        """Run the ops with `params`; returns the views and `params` with the measured colour
+        shift, which depends on the pixels. On CPU the batch runs in chunks (see _CPU_CHUNK_BYTES)."""
         batch = images.shape[0]
         chunk = batch if images.device.type != "cpu" else _cpu_chunk_size(self.config.size)
         if chunk >= batch:
-            views, params.color_shift = self._apply_chunk(images, params)
-            return views
-        views = images.new_empty(batch, 3, *self.config.size)
-        shift = images.new_empty(batch, 3)
-        for start in range(0, batch, chunk):
-            part = slice(start, start + chunk)
-            views[part], shift[part] = self._apply_chunk(images[part], params[part])
-        params.color_shift = shift
-        return views
+            views, shift = self._apply_chunk(images, params)
+        else:
+            views = images.new_empty(batch, 3, *self.config.size)
+            shift = images.new_empty(batch, 3)
+            for start in range(0, batch, chunk):
+                part = slice(start, start + chunk)
+                views[part], shift[part] = self._apply_chunk(images[part], params[part])
+        return views, replace(params, color_shift=shift)
 
     def _apply_chunk(self, images: Tensor, params: AugParams) -> tuple[Tensor, Tensor]:
         cfg = self.config

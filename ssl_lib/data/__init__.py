@@ -12,7 +12,7 @@ Public API (notebooks and tests build on these names):
 from .datasets import DatasetNotFoundError, load_dataset
 from .groups import make_groups
 from .latents import NUM_CLASSES, REGRESSION_TARGETS
-from .loaders import DeviceLoader, make_loader, to_float, to_uint8
+from .loaders import DeviceLoader, make_loader, spread_indices, to_float, to_uint8
 from .photos import sample_photos
 from .shapes import SHAPE_NAMES
 from .synthetic import make_synthetic

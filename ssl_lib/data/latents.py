@@ -7,7 +7,7 @@ augmentations, so each augmentation's invariance has a task that pays for it:
 label key       meaning                                      destroyed by
 ==============  ===========================================  ==========================
 ``shape``       8 classes, :data:`shapes.SHAPE_NAMES`        (nothing: the SSL target)
-``colour``      8 hue classes, centres at k/8 of the circle  colour jitter (hue)
+``color``       8 hue classes, centres at k/8 of the circle  colour jitter (hue)
 ``position``    3x3 cell of the object centroid, row-major   crop (translation)
 ``orientation`` 0 = facing left, 1 = facing right            horizontal flip
 ``size``        3 bins of the bounding radius (small..large) crop (rescaling)
@@ -57,7 +57,7 @@ NOISE_GRID = 8  # background value noise is an 8x8 grid, upsampled: independent 
 #: Number of classes of every discrete label returned by :func:`labels_from_latents`.
 NUM_CLASSES = {
     "shape": NUM_SHAPES,
-    "colour": NUM_COLOURS,
+    "color": NUM_COLOURS,
     "position": POSITION_CELLS**2,
     "orientation": 2,
     "size": NUM_SIZES,
@@ -174,23 +174,6 @@ def sample_latents(n: int, g: torch.Generator) -> Latents:
     )
 
 
-def mirror_latents(lat: Latents) -> Latents:
-    """Latents of the horizontally mirrored scenes: ``render(mirror(l)) == flip(render(l))``.
-
-    Pixel centres sit at ``(i + 0.5) / size``, so ``x -> 1 - x`` maps pixel columns exactly
-    onto each other; the grating ``sin(kx x + ky y + phase)`` becomes
-    ``sin(-kx x + ky y + phase + kx)``.
-    """
-    return lat.replace(
-        x=1.0 - lat.x,
-        angle=wrap_angle(math.pi - lat.angle),
-        grating_kx=-lat.grating_kx,
-        grating_phase=lat.grating_phase + lat.grating_kx,
-        noise=lat.noise.flip(-1),
-        shade_angle=wrap_angle(math.pi - lat.shade_angle),
-    )
-
-
 def _bin(value: torch.Tensor, lo: float, hi: float, bins: int) -> torch.Tensor:
     return ((value - lo) / (hi - lo) * bins).floor().clamp(0, bins - 1).long()
 
@@ -207,7 +190,7 @@ def labels_from_latents(lat: Latents) -> dict[str, torch.Tensor]:
     row = _bin(lat.y, *CENTRE_RANGE, POSITION_CELLS)
     return {
         "shape": lat.shape.long(),
-        "colour": torch.round(lat.hue * NUM_COLOURS).long() % NUM_COLOURS,
+        "color": torch.round(lat.hue * NUM_COLOURS).long() % NUM_COLOURS,
         "position": row * POSITION_CELLS + col,
         "orientation": (torch.cos(lat.angle) > 0).long(),
         "size": _bin(lat.scale, *SCALE_RANGE, NUM_SIZES),

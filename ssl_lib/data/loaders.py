@@ -22,6 +22,16 @@ from torch.utils.data import DataLoader, DistributedSampler
 from ssl_lib.utils.checks import check_device, check_image_dtype, check_positive_int
 
 
+def spread_indices(n: int, limit: int | None) -> list[int]:
+    """Indices of an evenly spread, deterministic subset of at most `limit` of n items, the first
+    and last kept (all n when `limit` is None or >= n)."""
+    if limit is None or limit >= n:
+        return list(range(n))
+    if limit <= 1:
+        return [0][:max(limit, 0)]
+    return sorted({round(i * (n - 1) / (limit - 1)) for i in range(limit)})
+
+
 def to_float(images: torch.Tensor) -> torch.Tensor:
     """uint8 images (..., 3, H, W) in 0..255 -> float32 in [0, 1]; float input is returned as is."""
     if images.dtype == torch.uint8:

@@ -44,7 +44,7 @@ def make_synthetic(n: int, size: int = 32, seed: int = 0, split: str = "train", 
         dtype: ``torch.float32`` (values in [0, 1]) or ``torch.uint8`` (0..255).
     Returns:
         images: (n, 3, size, size) tensor of ``dtype`` on ``device``.
-        labels: dict of (n,) tensors on ``device``: int64 classes ``shape`` (8), ``colour``
+        labels: dict of (n,) tensors on ``device``: int64 classes ``shape`` (8), ``color``
             (8), ``position`` (9), ``orientation`` (2), ``size`` (3), ``background`` (4) and
             float32 regression targets ``x``, ``y``, ``scale``, ``angle``, ``hue``; see
             :mod:`ssl_lib.data.latents` for their definitions.

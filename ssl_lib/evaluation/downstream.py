@@ -22,7 +22,7 @@ import pandas as pd
 import torch
 from torch import Tensor
 
-from ssl_lib.data import load_dataset
+from ssl_lib.data import load_dataset, spread_indices
 from ssl_lib.data.datasets import DATASETS, canonical_name
 from ssl_lib.evaluation.probes import linear_probe
 
@@ -64,13 +64,6 @@ def _tensors(dataset, indices) -> tuple[Tensor, Tensor]:
         images.append(image)
         labels.append(int(label))
     return torch.stack(images), torch.tensor(labels, dtype=torch.int64)
-
-
-def _spread(n: int, limit: int | None) -> Tensor:
-    """Indices of an evenly spread subset of at most `limit` of n items (all when limit is None)."""
-    if limit is None or limit >= n:
-        return torch.arange(n)
-    return torch.linspace(0, n - 1, limit).round().long().unique()
 
 
 def load_downstream(name: str, root, image_size: int, max_per_split: int | None = None,
@@ -115,7 +108,7 @@ def load_downstream(name: str, root, image_size: int, max_per_split: int | None 
         sources["test"] = (test_set, torch.arange(len(test_set)))
     images, labels = {}, {}
     for split, (dataset, indices) in sources.items():
-        indices = indices[_spread(len(indices), max_per_split)]
+        indices = indices[spread_indices(len(indices), max_per_split)]
         images[split], labels[split] = _tensors(dataset, indices)
     return DownstreamData(key, images, labels)
 

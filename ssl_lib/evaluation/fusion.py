@@ -11,9 +11,7 @@ from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor, nn
-
-from ssl_lib.evaluation.features import extract_features
+from torch import Tensor
 
 FUSION_MODES = ("concat", "mean")
 
@@ -52,11 +50,3 @@ def fuse_features(features: Sequence[Tensor], mode: str = "concat", l2_normalize
     if l2_normalize:
         features = [F.normalize(f, dim=1) for f in features]
     return torch.cat(features, dim=1) if mode == "concat" else torch.stack(features).mean(dim=0)
-
-
-def extract_fused_features(backbones: Sequence[nn.Module], images: Tensor, mode: str = "concat",
-                           l2_normalize: bool = False, **kwargs) -> Tensor:
-    """`extract_features` of (N, 3, H, W) images with every backbone, fused by `fuse_features`;
-    kwargs (batch_size, transform) go to `extract_features`. Returns (N, D_fused) on the first
-    backbone's device."""
-    return fuse_features([extract_features(b, images, **kwargs) for b in backbones], mode, l2_normalize)

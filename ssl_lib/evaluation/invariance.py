@@ -271,11 +271,6 @@ def measure_invariance(
     return pd.DataFrame(rows)
 
 
-def summarize_invariance(table: pd.DataFrame) -> pd.DataFrame:
-    """Mean invariance per (model, transform) over the grid: Ericsson's per-transform score."""
-    return table.groupby(["model", "transform"], sort=False, as_index=False)[["invariance", "distance"]].mean()
-
-
 def group_invariance(
     backbone: nn.Module,
     groups: Tensor,

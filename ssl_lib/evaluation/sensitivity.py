@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ssl_lib.augment import DEFAULT_DESCRIPTOR_KEYS, DESCRIPTOR_WIDTHS, AugmentPipeline, recipe
+from ssl_lib.augment import DEFAULT_DESCRIPTOR_KEYS, AugmentPipeline, descriptor_layout, recipe
 from ssl_lib.augment.params import validate_descriptor_keys
 from ssl_lib.evaluation.features import extract_features, module_device
 from ssl_lib.evaluation.probes import ridge_probe
@@ -157,7 +157,7 @@ def augmentation_probe(
 
     Args:
         images: (N, 3, S, S) float images in [0, 1] (or uint8), N >= 8.
-        keys: descriptor keys (`ssl_lib.augment.DESCRIPTOR_WIDTHS`).
+        keys: descriptor keys (`ssl_lib.augment.DESCRIPTOR_COLUMNS`).
         stages: probe every block of ``forward_stages``; False probes the final features only
             (block "features").
         split: train and validation fractions; the rest is the test part.
@@ -182,10 +182,7 @@ def augmentation_probe(
 
     order = torch.randperm(n, generator=torch.Generator().manual_seed(seed)).to(device)
     parts = order[:n_train], order[n_train:n_train + n_val], order[n_train + n_val:]
-    columns, start = {}, 0
-    for key in keys:
-        columns[key] = slice(start, start + DESCRIPTOR_WIDTHS[key])
-        start += DESCRIPTOR_WIDTHS[key]
+    columns = {block["key"]: slice(block["first"], block["last"] + 1) for block in descriptor_layout(keys)}
     rows = []
     for block, x in feats.items():
         splits = dict(zip(("train", "val", "test"), parts))

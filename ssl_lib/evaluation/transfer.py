@@ -28,7 +28,7 @@ from ssl_lib.evaluation.features import extract_features
 from ssl_lib.evaluation.few_shot import few_shot_eval
 from ssl_lib.evaluation.probes import linear_probe, ridge_probe
 
-CLASSIFICATION_TASKS = ("shape", "colour", "position", "orientation", "size", "background")
+CLASSIFICATION_TASKS = ("shape", "color", "position", "orientation", "size", "background")
 # Circular latents are regressed as (cos, sin) so the target has no seam at +-pi.
 REGRESSION_TASKS = ("x", "y", "scale", "angle", "hue")
 SPLITS = ("train", "val", "test")

@@ -20,8 +20,7 @@ import pandas as pd
 import torch
 from torch import Tensor
 
-from ssl_lib.augment import DEFAULT_DESCRIPTOR_KEYS, DESCRIPTOR_WIDTHS, AugmentPipeline, AugParams, augself_targets, recipe
-from ssl_lib.augment.params import validate_descriptor_keys
+from ssl_lib.augment import AUGSELF_OUTPUTS, AugmentPipeline, AugParams, augself_targets, descriptor_columns, recipe
 
 # One control per setting: (kind, default = the identity, min, max, step). "crop_*" describe a
 # box by its area fraction, aspect ratio (w / h) and centre (fractions of the source).
@@ -128,7 +127,7 @@ def apply_settings(images: Tensor, settings: dict, recipe_name: str = "mocov2", 
     output ``size`` (default: the input side). Returns views (B, 3, size, size) and params."""
     pipeline = recipe(recipe_name, size or images.shape[-1])
     params = params_from_settings(settings, images.shape[0], images.shape[-2:], pipeline, images.device)
-    return pipeline.replay(images, params), params
+    return pipeline.replay(images, params)
 
 
 def random_settings(recipe_name: str = "mocov2", source_size=(96, 96), generator: torch.Generator | None = None) -> dict:
@@ -137,27 +136,18 @@ def random_settings(recipe_name: str = "mocov2", source_size=(96, 96), generator
     return settings_from_params(pipeline.sample(1, source_size, generator=generator))
 
 
-def descriptor_labels(keys=DEFAULT_DESCRIPTOR_KEYS) -> list[str]:
-    """One name per column of `AugParams.descriptor(keys)`, e.g. "crop.centre_y"."""
-    parts = {"blur": ["sigma"], "color": ["brightness", "contrast", "saturation", "hue"],
-             "color_shift": ["red", "green", "blue"], "crop": ["centre_y", "centre_x", "height", "width"],
-             "flip": ["flag"], "grayscale": ["flag"], "rotation": ["k0", "k1", "k2", "k3"], "solarize": ["flag"]}
-    labels = [f"{key}.{part}" for key in validate_descriptor_keys(keys) for part in parts[key]]
-    assert len(labels) == sum(DESCRIPTOR_WIDTHS[k] for k in validate_descriptor_keys(keys))
-    return labels
-
-
 def describe_pair(params1: AugParams, params2: AugParams, index: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Row ``index`` of two views' CASSLE descriptors (one row per dimension, columns view1,
     view2) and AugSelf targets d(t1, t2) (one row per target component)."""
-    labels = descriptor_labels()
+    labels = descriptor_columns()
     desc = pd.DataFrame({"view1": params1.descriptor()[index].tolist(), "view2": params2.descriptor()[index].tolist()},
                         index=pd.Index(labels, name="descriptor"))
     rows = []
     for group, target in augself_targets(params1, params2).items():
         values = target[index].reshape(-1).tolist()
-        for j, value in enumerate(values):
-            rows.append(dict(group=group, component=j, target=float(value)))
+        names = ("class",) if group == "rotation" else AUGSELF_OUTPUTS[group]  # rotation's target is a class
+        for name, value in zip(names, values):
+            rows.append(dict(group=group, component=name, target=float(value)))
     return desc, pd.DataFrame(rows)
 
 
@@ -201,10 +191,10 @@ def build_explorer(sources: dict[str, Tensor], recipes=("mocov2", "simclr", "byo
         pipeline = recipe(preset.value, images.shape[-1])
         settings = {n: c.value for n, c in controls.items()} | {"jitter_order": state["order"]}
         params1 = params_from_settings(settings, images.shape[0], images.shape[-2:], pipeline)
-        views1 = pipeline.replay(images, params1)
+        views1, params1 = pipeline.replay(images, params1)
         if state["view2"] is None or len(state["view2"]) != images.shape[0]:
             state["view2"] = pipeline.sample(images.shape[0], images.shape[-2:], generator=generator)
-        views2 = pipeline.replay(images, state["view2"])
+        views2, state["view2"] = pipeline.replay(images, state["view2"])
         desc, targets = describe_pair(params1, state["view2"])
         # Replace the Output widget's content through its state, not `with out:` capture,
         # which can hang a headless (papermill) kernel; this path needs no display hooks.

@@ -8,18 +8,14 @@ reproduction on the synthetic data or a paper-scale GPU run.
     cfg = P.train_config(method="mocov2", recipe="spatial", seed=0)   # a validated TrainConfig
     run_dir = get_or_train(cfg, P.runs_root)       # ssl_lib.lab.runs
 
-Time plan of the ``cpu`` profile (2 CPU cores, small_cnn at 32 px). Measured on an idle machine
-(2026-11-23): one run of n_train 4096 x 4 epochs at batch 128 took 23 s at width 16 (1690 views/s)
-and 64 s at width 32 (550 views/s) with the same kNN accuracy, so the profile uses width 16:
+Time plan of the ``cpu`` profile (2 CPU cores, small_cnn width 16 at 32 px; measured wall
+times are in benchmarks/RESULTS.md, "The cpu profile's time plan"): a 30-minute budget for all
+8 notebooks, most of it the 34 pretraining runs of `ssl_lib.lab.experiments`.  Runs are shared
+between notebooks (same experiment and seed = same folder): 03's MoCo v2 is 02's Default model,
+03's SimCLR the control of 04-06; each run's transfer table is cached in its folder
+(`experiments.transfer_tables`), so 07 re-probes nothing.
 
-* budget: 30 min for all 8 notebooks; measured 27.4 and 28.7 min in two runs (2026-11-23,
-  `make reproduce`), of which about 18 min train the 34 pretraining runs of `ssl_lib.lab.experiments` (n_train 4096 x 6 epochs at
-  width 16, channels_last: 23-42 s each) and the rest is probes, invariance and sensitivity
-  measurements, plots and kernels.  Runs are shared between notebooks (same experiment and
-  seed = same folder): 03's MoCo v2 is 02's Default model, 03's SimCLR the control of 04-06; each
-  run's transfer table is cached in its folder (`experiments.transfer_tables`), so 07 re-probes
-  nothing.
-* 01 augmentations: no training (~20 s).
+* 01 augmentations: no training.
 * 02 invariance: 3 recipes x 3 seeds = 9 runs.
 * 03 methods: SimCLR x 3 seeds + 4 more methods x seed 0 = 7 runs.
 * 04 AugSelf: 3 runs; 05 CASSLE: 3 + 3 shuffled-descriptor controls; 06 feature augmentation:
@@ -41,9 +37,10 @@ linear probes on the papers' ten downstream datasets (`ssl_lib.evaluation.downst
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
+from ssl_lib.data import spread_indices
 from ssl_lib.train.config import TrainConfig
 
 
@@ -105,8 +102,6 @@ class Profile:
     device: str = "auto"
     runs_root: str = ""
     output: str = ""
-    budget_minutes: float | None = None  # the target wall time of all notebooks, for the report
-    extra: dict = field(default_factory=dict)
 
     def __post_init__(self):
         root = project_root()
@@ -143,14 +138,8 @@ class Profile:
         most ``eval.grid_points`` evenly spaced values (the ends kept)."""
         from ssl_lib.evaluation.invariance import default_grids
 
-        k = self.eval.grid_points
-        grids = {}
-        for name, values in default_grids(self.image_size).items():
-            if len(values) > k:
-                picks = sorted({round(i * (len(values) - 1) / (k - 1)) for i in range(k)}) if k > 1 else [0]
-                values = [values[i] for i in picks]
-            grids[name] = values
-        return grids
+        return {name: [values[i] for i in spread_indices(len(values), self.eval.grid_points)]
+                for name, values in default_grids(self.image_size).items()}
 
     def train_config(self, **changes) -> TrainConfig:
         """A validated TrainConfig: the profile's settings, its device, then `changes`.
@@ -189,7 +178,6 @@ _register(Profile(
                    group_views=4, reference=128, few_shot_episodes=20, explorer_size=64,
                    l2_grid=(1e-3, 1e-1, 10.0)),
     device="cpu",
-    budget_minutes=5,
 ))
 
 _register(Profile(
@@ -207,7 +195,6 @@ _register(Profile(
                    # 7 points keep each probe to about a second on one core (the papers' 45 at gpu scale)
                    l2_grid=(1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0)),
     device="cpu",
-    budget_minutes=30,
 ))
 
 _register(Profile(
@@ -221,7 +208,6 @@ _register(Profile(
                    downstream=("cifar10", "cifar100", "food101", "pets", "flowers102", "caltech101", "cars",
                                "aircraft", "dtd", "sun397")),
     device="cuda",
-    budget_minutes=None,
 ))
 
 # What a notebook (or `make reproduce`) may override, and the profile field each one changes.

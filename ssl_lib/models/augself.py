@@ -17,9 +17,8 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from ssl_lib.augment import AUGSELF_GROUPS, AugParams, augself_targets
+from ssl_lib.augment import AUGSELF_GROUPS, AUGSELF_OUTPUTS, AugParams, augself_targets
 
-GROUP_OUTPUTS = {"crop": 4, "color": 4, "flip": 1, "blur": 1, "rotation": 4, "solarize": 1}
 DEFAULT_WEIGHTS = {"crop": 1.0, "color": 1.0}  # the authors' STL-10 setting
 
 
@@ -63,7 +62,7 @@ class AugSelfHeads(nn.Module):
         if not weights:
             raise ValueError("AugSelfHeads needs at least one group")
         self.weights = parse_groups(weights)
-        self.heads = nn.ModuleDict({g: _head(2 * feature_dim, hidden, GROUP_OUTPUTS[g]) for g in self.weights})
+        self.heads = nn.ModuleDict({g: _head(2 * feature_dim, hidden, len(AUGSELF_OUTPUTS[g])) for g in self.weights})
 
     def group_losses(self, y_a: Tensor, y_b: Tensor, params_a: AugParams, params_b: AugParams) -> dict[str, Tensor]:
         """Unweighted loss per group, averaged over the two orderings (y_a, y_b) and (y_b, y_a).
@@ -85,6 +84,24 @@ class AugSelfHeads(nn.Module):
                 out[group] = F.mse_loss(prediction, target)
             else:
                 out[group] = F.mse_loss(torch.tanh(prediction), target)
+        return out
+
+    @torch.no_grad()
+    def predict(self, y_a: Tensor, y_b: Tensor) -> dict[str, Tensor]:
+        """Each head's prediction of d(t_a, t_b) in the targets' space, from features (B, C) of
+        the two views: tanh (crop, color, solarize), sigmoid (flip), raw (blur), class (rotation)."""
+        pair = torch.cat([y_a, y_b], dim=1)
+        out = {}
+        for group, head in self.heads.items():
+            prediction = head(pair).float()
+            if group == "rotation":
+                out[group] = prediction.argmax(dim=1)
+            elif group == "flip":
+                out[group] = torch.sigmoid(prediction)
+            elif group == "blur":
+                out[group] = prediction
+            else:
+                out[group] = torch.tanh(prediction)
         return out
 
     def forward(self, y_a, y_b, params_a, params_b) -> tuple[Tensor, dict[str, Tensor]]:

@@ -15,30 +15,12 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ssl_lib.utils import distributed as _dist
+from ssl_lib.utils.checks import check_matrix, check_same_shape
 
 # BatchNorm1d's default eps: Barlow Twins standardises with BatchNorm1d(affine=False).
 _BN_EPS = 1e-5
 # Added to the variance before the square root in VICReg's hinge (official code).
 _VICREG_EPS = 1e-4
-
-
-def _check_2d(x: Tensor, name: str) -> None:
-    if not isinstance(x, Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
-    if x.ndim != 2:
-        raise ValueError(f"{name} must be a 2-D (B, D) tensor, got shape {tuple(x.shape)}")
-    if x.shape[0] == 0:
-        raise ValueError(f"{name} must hold at least one sample, got shape {tuple(x.shape)}")
-
-
-def _check_pair(a: Tensor, b: Tensor, name_a: str, name_b: str) -> None:
-    _check_2d(a, name_a)
-    _check_2d(b, name_b)
-    if a.shape != b.shape:
-        raise ValueError(
-            f"{name_a} and {name_b} must have the same shape, "
-            f"got {tuple(a.shape)} and {tuple(b.shape)}"
-        )
 
 
 def _check_temperature(temperature: float) -> None:
@@ -82,7 +64,7 @@ def nt_xent(
     Returns:
         Scalar loss (mean over this rank's 2B anchors).
     """
-    _check_pair(z1, z2, "z1", "z2")
+    check_same_shape(z1, z2, "z1", "z2")
     _check_temperature(temperature)
     z1 = F.normalize(z1, dim=1)
     z2 = F.normalize(z2, dim=1)
@@ -125,7 +107,7 @@ def info_nce(q: Tensor, k: Tensor, queue: Tensor, temperature: float = 0.2) -> T
     Returns:
         Scalar loss (mean over the B queries).
     """
-    _check_pair(q, k, "q", "k")
+    check_same_shape(q, k, "q", "k")
     _check_temperature(temperature)
     if not isinstance(queue, Tensor) or queue.ndim != 2:
         shape = tuple(queue.shape) if isinstance(queue, Tensor) else type(queue).__name__
@@ -158,7 +140,7 @@ def negative_cosine(p: Tensor, z: Tensor) -> Tensor:
     Returns:
         Scalar loss.
     """
-    _check_pair(p, z, "p", "z")
+    check_same_shape(p, z, "p", "z")
     # Same op as SimSiam's official nn.CosineSimilarity(dim=1) (norms clamped by eps=1e-8).
     return -F.cosine_similarity(p, z, dim=1).mean()
 
@@ -187,7 +169,7 @@ def barlow_twins(
     Returns:
         Scalar loss (not divided by D; the official code does not either).
     """
-    _check_pair(z1, z2, "z1", "z2")
+    check_same_shape(z1, z2, "z1", "z2")
     if gather_distributed:
         z1, z2 = _dist.gather_with_grad(z1), _dist.gather_with_grad(z2)
     n = z1.shape[0]
@@ -239,7 +221,7 @@ def vicreg(
     Returns:
         Scalar loss.
     """
-    _check_pair(z1, z2, "z1", "z2")
+    check_same_shape(z1, z2, "z1", "z2")
     # Invariance on local rows: its mean over equal-sized ranks is the global MSE.
     inv = F.mse_loss(z1, z2)
     if gather_distributed:

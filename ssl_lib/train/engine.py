@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from ssl_lib.augment import recipe
-from ssl_lib.data import DeviceLoader, load_dataset, make_loader, make_synthetic, to_float
+from ssl_lib.data import DeviceLoader, load_dataset, make_loader, make_synthetic, spread_indices, to_float
 from ssl_lib.models.compose import build_model
 from ssl_lib.train.config import NOT_TRAINING_FIELDS, TrainConfig
 from ssl_lib.train.optim import build_optimizer, warmup_cosine
@@ -78,9 +78,7 @@ def _real_tensors(cfg: TrainConfig, split: str, limit: int | None):
 
     transform = T.Compose([T.Resize(cfg.image_size), T.CenterCrop(cfg.image_size), T.PILToTensor()])
     dataset = load_dataset(cfg.dataset, cfg.data_root, split, transform=transform)
-    n = len(dataset) if limit is None else min(limit, len(dataset))
-    step = max(1, len(dataset) // n)  # a spread-out subset, deterministic
-    items = [dataset[i] for i in range(0, step * n, step)]
+    items = [dataset[i] for i in spread_indices(len(dataset), limit)]
     return torch.stack([x for x, _ in items]), torch.tensor([int(y) for _, y in items])
 
 
