@@ -15,6 +15,7 @@ import typing
 from dataclasses import fields
 
 from ssl_lib.utils import distributed as dist
+from ssl_lib.models.config import ModelConfig
 from ssl_lib.train.config import TrainConfig
 from ssl_lib.train.engine import TrainingDiverged, train
 
@@ -32,13 +33,18 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--config", help="JSON file of TrainConfig fields; flags given override it")
     parser.add_argument("--resume", action="store_true", help="continue from output_dir/checkpoint.pt")
     hints = typing.get_type_hints(TrainConfig)
+    model_fields = {f.name for f in fields(ModelConfig)}
+    groups = {True: parser.add_argument_group("model (backbone, method, heads, AugSelf, CASSLE, feature augmentation)"),
+              False: parser.add_argument_group("data, views, optimisation and runtime")}
     for f in fields(TrainConfig):
         flag = "--" + f.name.replace("_", "-")
         kind = _flag_type(hints[f.name])
+        group = groups[f.name in model_fields]
         if kind is bool:
-            parser.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction, default=None)
+            group.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction, default=None,
+                               help=f"default: {f.default}")
         else:
-            parser.add_argument(flag, dest=f.name, type=kind, default=None, help=f"default: {f.default}")
+            group.add_argument(flag, dest=f.name, type=kind, default=None, help=f"default: {f.default}")
     return parser
 
 
