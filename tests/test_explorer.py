@@ -93,3 +93,33 @@ def test_the_widget_builds_and_reacts_without_a_frontend():
     reset.click()
     assert all(c.value == identity_settings()[c.description] for c in sliders.children)
     preset.value = "spatial"
+
+
+def _view_sources(widget) -> dict[str, list[str]]:
+    """The PNG sources per column title of the figure the explorer's Output widget holds."""
+    figure = widget.children[2].outputs[0]["data"]["application/vnd.plotly.v1+json"]
+    columns = [a["text"] for a in figure["layout"]["annotations"]]
+    per_axis = {}
+    for trace in figure["data"]:
+        per_axis.setdefault(trace.get("xaxis", "x"), []).append(trace["source"])
+    # make_subplots numbers axes row by row: column j of row i is axis i * columns + j + 1.
+    axes = sorted(per_axis, key=lambda a: int(a[1:] or 1))
+    sources = [per_axis[a][0] for a in axes]
+    return {name: sources[j::len(columns)] for j, name in enumerate(columns)}
+
+
+def test_the_output_widget_holds_the_redrawn_views():
+    widget = build_explorer({"a": images(2), "b": images(2, size=32) * 0.5}, recipes=("mocov2", "spatial"))
+    header, sliders, out = widget.children
+    source = header.children[0]
+    assert [o["output_type"] for o in out.outputs] == ["display_data"] * 3
+    assert "text/html" in out.outputs[1]["data"] and "text/html" in out.outputs[2]["data"]
+    first = _view_sources(widget)
+    clean, view1 = first["clean"], first["view 1 (controls)"]
+    assert clean == view1  # identity settings: view 1 is the image itself
+    brightness = next(c for c in sliders.children if c.description == "brightness")
+    brightness.value = 1.5
+    moved = _view_sources(widget)
+    assert moved["clean"] == clean and moved["view 1 (controls)"] != view1
+    source.value = "b"
+    assert _view_sources(widget)["clean"] != clean

@@ -154,6 +154,21 @@ def describe_pair(params1: AugParams, params2: AugParams, index: int = 0) -> tup
 # -- the widget ------------------------------------------------------------------------------
 
 
+def output_bundle(obj) -> dict:
+    """An ipywidgets Output entry (a display_data message) for a plotly figure or a DataFrame:
+    the figure as plotly's JSON mime type (JupyterLab's plotly renderer draws it), a table as HTML."""
+    import json
+
+    import plotly.io as pio
+
+    if hasattr(obj, "to_plotly_json"):
+        data = {"application/vnd.plotly.v1+json": json.loads(pio.to_json(obj, validate=False)),
+                "text/plain": f"<plotly figure: {len(obj.data)} traces>"}
+    else:
+        data = {"text/html": obj.to_html(), "text/plain": repr(obj)}
+    return {"output_type": "display_data", "data": data, "metadata": {}}
+
+
 def build_explorer(sources: dict[str, Tensor], recipes=("mocov2", "simclr", "byol1", "byol2", "spatial", "appearance"),
                    seed: int = 0):
     """An ipywidgets explorer: one control per op, a recipe preset, a "random" button.
@@ -196,13 +211,13 @@ def build_explorer(sources: dict[str, Tensor], recipes=("mocov2", "simclr", "byo
             state["view2"] = pipeline.sample(images.shape[0], images.shape[-2:], generator=generator)
         views2, state["view2"] = pipeline.replay(images, state["view2"])
         desc, targets = describe_pair(params1, state["view2"])
-        # Replace the Output widget's content through its state, not `with out:` capture,
-        # which can hang a headless (papermill) kernel; this path needs no display hooks.
-        out.outputs = ()
-        out.append_display_data(views_figure({"clean": images, "view 1 (controls)": views1,
-                                              f"view 2 ({preset.value})": views2}))
-        out.append_display_data(desc.T.round(3))
-        out.append_display_data(targets.pivot(index="group", columns="component", values="target").round(3))
+        figure = views_figure({"clean": images, "view 1 (controls)": views1, f"view 2 ({preset.value})": views2})
+        pivot = targets.pivot_table(index="group", columns="component", values="target", sort=False)
+        # The Output widget's state is set to mime bundles built here, not filled by display
+        # calls: plotly's display hook would send a figure to the cell's output instead (and a
+        # redraw inside a widget callback nowhere), and `with out:` capture can hang a headless
+        # kernel.
+        out.outputs = (output_bundle(figure), output_bundle(desc.T.round(3)), output_bundle(pivot.round(3)))
 
     def on_random(_):
         images = sources[source.value]
