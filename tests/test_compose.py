@@ -2,14 +2,16 @@
 
 import pytest
 import torch
+from torch import nn
+from torch.testing import assert_close
 
 from ssl_lib.augment import recipe
 from ssl_lib.models.cassle import ConditionedProjector
+from ssl_lib.models.compose import build_model
+from ssl_lib.models.heads import Projector
 from ssl_lib.models.methods import METHODS
 from ssl_lib.train.config import TrainConfig
-from ssl_lib.models.methods import build_method
-from ssl_lib.models.backbones import make_backbone
-from ssl_lib.models.compose import build_model
+from test_method_losses import hand_features, reference_loss
 
 SMALL = dict(backbone_width=8, proj_hidden=32, proj_dim=16, pred_hidden=16, queue_size=64, augself_hidden=16,
              cassle_depth=2, cassle_width=8, n_train=256, batch_size=8)
@@ -50,22 +52,52 @@ def test_every_method_composes_with_every_component(method, variant):
             assert isinstance(model.method.target_projector, ConditionedProjector)
 
 
+# The projector's and predictor's Linear layers (in, out) each paper prescribes, at SMALL's sizes
+# (small_cnn width 8: 64 features; proj_hidden 32, proj_dim 16, pred_hidden 16).
+TWO_LAYERS, THREE_LAYERS = [(64, 32), (32, 16)], [(64, 32), (32, 32), (32, 16)]
+PAPER_LAYERS = {"simclr": TWO_LAYERS, "mocov2": TWO_LAYERS, "byol": TWO_LAYERS, "simsiam": THREE_LAYERS,
+                "barlow_twins": THREE_LAYERS, "vicreg": THREE_LAYERS}
+
+
+def linear_shapes(module):
+    return [(m.in_features, m.out_features) for m in module.modules() if isinstance(m, nn.Linear)]
+
+
 @pytest.mark.parametrize("method", METHODS)
-def test_all_components_off_is_exactly_the_baseline(method):
+def test_all_components_off_is_the_plain_method_by_hand(method):
+    """All components off: the paper's heads at the config's sizes, and the loss of the method's
+    paper formula computed by hand from its modules (test_method_losses' reference)."""
     cfg = TrainConfig(method=method, **SMALL).validate()
     torch.manual_seed(0)
     model = build_model(cfg)
-    torch.manual_seed(0)
-    baseline = build_method(method, make_backbone("small_cnn", width=8), proj_hidden=32, proj_dim=16,
-                            pred_hidden=16, queue_size=64)
-    for (name, a), (_, b) in zip(model.method.state_dict().items(), baseline.state_dict().items()):
-        assert torch.equal(a, b), name
+    plain = model.method
+    assert model.augself is None and plain.feature_aug is None and type(plain.projector) is Projector
+    assert linear_shapes(plain.projector) == PAPER_LAYERS[method]
+    if method in ("byol", "simsiam"):
+        assert linear_shapes(plain.predictor) == [(16, 16), (16, 16)]
+    if method == "mocov2":
+        assert plain.queue.shape == (64, 16)
     data = batch(cfg)
-    torch.manual_seed(1)
-    ours = model(*data)["loss"]
-    torch.manual_seed(1)
-    theirs = baseline(*data)["loss"]
-    assert torch.equal(ours, theirs)
+    queue = plain.queue.clone() if method == "mocov2" else None
+    out = model(*data)
+    _, z, _, zt = hand_features(plain, data)
+    assert_close(out["loss"], reference_loss(method, plain, z, zt, queue))
+    assert_close(out["ssl_loss"], out["loss"])
+
+
+@pytest.mark.parametrize("method", ["simclr", "byol"])
+def test_augself_and_feature_aug_leave_the_methods_initialisation_unchanged(method):
+    """Paired comparisons (same seed, component on vs off) compare like with like: the heads that
+    AugSelf and a parameter-free feature augmenter add do not shift the method's random init."""
+    torch.manual_seed(0)
+    plain = build_model(TrainConfig(method=method, **SMALL).validate()).method.state_dict()
+    torch.manual_seed(0)
+    aware = build_model(TrainConfig(method=method, **SMALL, augself="crop,color", feature_aug="noise").validate())
+    assert aware.augself is not None and aware.method.feature_aug is not None
+    state = aware.method.state_dict()
+    assert state.keys() == plain.keys()
+    for name, value in plain.items():
+        assert torch.equal(state[name], value), name
 
 
 def test_augself_gradient_reaches_the_backbone():

@@ -7,17 +7,33 @@ runs); the recorded results are checked instead.
 """
 
 import json
+import statistics
+from collections import Counter
 
 import nbformat
 import pytest
 
 from ssl_lib.lab import experiments
 from ssl_lib.lab.profiles import OVERRIDES, resolve
-from ssl_lib.lab.verdicts import VERDICTS
+from ssl_lib.lab.verdicts import VERDICTS, compare
 from ssl_lib.lab.runner import NOTEBOOK_DIR, NotebookFailed, list_notebooks, notebook_parameters, reproduce, run_notebook
 from ssl_lib.lab.runs import is_finished, run_name
 
 NOTEBOOKS = list_notebooks()
+# Notebook 02's grouping of transforms and its claims (quantity: winner, loser), written out.
+SPATIAL = ("crop", "flip")
+COLOUR = ("brightness", "contrast", "saturation", "hue", "grayscale", "blur")
+CLAIMS_02 = {"spatial transforms": ("Spatial", "Appearance"), "colour transforms": ("Appearance", "Spatial"),
+             "viewpoint": ("Spatial", "Appearance"), "lighting": ("Appearance", "Spatial")}
+# What notebook 08 gathers, and the columns of a claim row.
+REPORT_SOURCES = ("02_invariance", "03_methods", "04_augself", "05_cassle", "06_feature_aug", "07_transfer")
+CLAIM_COLUMNS = ("paper", "claim", "quantity", "measured", "difference", "seeds_agreeing", "verdict")
+
+
+def _pm(values):
+    """"mean ± std" over seeds as the claims table prints it (3 decimals; std 0 for one seed)."""
+    std = statistics.stdev(values) if len(values) > 1 else 0.0
+    return f"{statistics.fmean(values):.3f} ± {std:.3f}"
 
 
 def test_there_are_notebooks():
@@ -76,22 +92,62 @@ def test_smoke_results_of_01_and_02(smoke_run):
     assert stats["spatial"]["p_jitter"] == 0 and stats["appearance"]["crop_area"] == 1 and stats["appearance"]["p_flip"] == 0
     nb02 = merged["notebooks"]["02_invariance"]
     assert {r["model"] for r in nb02["runs"]} == {"Default", "Spatial", "Appearance"}
+    # The recorded summaries are the seed means of the recorded per-seed scores, with notebook 02's
+    # grouping of transforms (spatial: crop, flip; colour: the six appearance transforms).
+    scores = sorted(nb02["seed_scores"], key=lambda r: r["seed"])
+    seed_mean = lambda model, column: statistics.fmean(r[column] for r in scores if r["model"] == model)
+    synthetic, real = nb02["synthetic_invariance"], nb02["real_world_invariance"]
     for model in ("random init", "Default", "Spatial", "Appearance"):
-        for transform in ("crop", "flip", "brightness", "hue"):
-            assert -1 <= nb02["synthetic_invariance"][f"{model}/{transform}"] <= 1
+        for column, transforms in (("spatial transforms", SPATIAL), ("colour transforms", COLOUR)):
+            by_transform = statistics.fmean(synthetic[f"{model}/{t}"] for t in transforms)
+            assert by_transform == pytest.approx(seed_mean(model, column), rel=1e-9, abs=1e-12), (model, column)
         for change in ("viewpoint", "lighting"):
-            assert -1 <= nb02["real_world_invariance"][f"{model}/{change}"] <= 1
+            assert real[f"{model}/{change}"] == pytest.approx(seed_mean(model, change), rel=1e-9, abs=1e-12)
+    # Each claim's numbers and verdict, recomputed from the recorded per-seed scores.
     claims = nb02["claims"]
-    assert [c["quantity"] for c in claims] == ["invariance to spatial transforms", "invariance to colour transforms",
-                                               "invariance to viewpoint", "invariance to lighting"]
-    assert all(c["verdict"] in VERDICTS for c in claims)
+    assert [c["quantity"] for c in claims] == [f"invariance to {q}" for q in CLAIMS_02]
+    for claim in claims:
+        quantity = claim["quantity"].removeprefix("invariance to ")
+        winner, loser = CLAIMS_02[quantity]
+        treatment = [r[quantity] for r in scores if r["model"] == winner]
+        control = [r[quantity] for r in scores if r["model"] == loser]
+        assert claim["measured"] == f"{winner}: {_pm(treatment)} vs {loser}: {_pm(control)}"
+        assert claim["difference"] == _pm([t - c for t, c in zip(treatment, control)])
+        wins = sum(t > c for t, c in zip(treatment, control))
+        assert claim["seeds_agreeing"] == f"{wins}/{len(treatment)}"
+        assert claim["verdict"] == compare(treatment, control)["verdict"]
+        if len(treatment) < 2:  # the smoke profile's one seed: the rule can only say inconclusive
+            assert claim["verdict"] == "inconclusive"
 
 
 def test_every_claim_of_the_report_has_a_verdict_by_the_rule(smoke_run):
     _, merged = smoke_run
     report = merged["notebooks"]["08_report"]
-    assert report["claims"] and all(c["verdict"] in VERDICTS for c in report["claims"])
-    assert report["summary"]["claims"] == len(report["claims"])
+    # The report's claims are every source notebook's recorded claims, unchanged, in order.
+    expected = [{**{k: c[k] for k in CLAIM_COLUMNS}, "notebook": nb}
+                for nb in REPORT_SOURCES for c in merged["notebooks"][nb].get("claims", [])]
+    assert report["claims"] and report["claims"] == expected
+    for claim in report["claims"]:  # the verdict rule, applied to the recorded pieces
+        wins, seeds = map(int, claim["seeds_agreeing"].split("/"))
+        diff = float(claim["difference"].split(" ± ")[0])
+        if seeds < 2:
+            assert claim["verdict"] == "inconclusive", claim
+        elif claim["verdict"] == "reproduced":
+            assert diff >= 0 and wins == seeds, claim
+        elif claim["verdict"] == "partly reproduced":
+            assert diff >= 0 and wins < seeds, claim
+        elif claim["verdict"] == "not reproduced":
+            assert diff <= 0, claim
+        else:
+            assert claim["verdict"] == "inconclusive", claim
+    counts = Counter((c["paper"], c["verdict"]) for c in report["claims"])
+    assert {r["paper"] for r in report["verdict_counts"]} == {c["paper"] for c in report["claims"]}
+    for row in report["verdict_counts"]:
+        assert {v: row[v] for v in VERDICTS} == {v: counts[row["paper"], v] for v in VERDICTS}
+    summary = report["summary"]
+    assert summary["claims"] == len(report["claims"])
+    assert {v: summary.get(v, 0) for v in VERDICTS} == {v: sum(n for (_, w), n in counts.items() if w == v)
+                                                         for v in VERDICTS}
     papers = {c["paper"] for c in report["claims"]}
     assert {"Ericsson et al.", "AugSelf", "CASSLE"} <= papers
 

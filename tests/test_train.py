@@ -1,13 +1,16 @@
 """The pretraining engine end to end on tiny synthetic runs (CPU)."""
 
 import json
+import math
 import os
 import subprocess
 import sys
 
 import pytest
 import torch
+import torch.nn.functional as F
 
+from ssl_lib.data import make_synthetic
 from ssl_lib.train.config import TrainConfig
 from ssl_lib.train.cli import config_from_args, main
 from ssl_lib.train.engine import TrainingDiverged, train
@@ -21,6 +24,24 @@ def tiny(tmp_path, **changes) -> TrainConfig:
     return TrainConfig(**{**TINY, "output_dir": str(tmp_path / "run"), **changes}).validate()
 
 
+def knn_top1_by_hand(backbone, bank, bank_labels, queries, query_labels, k, temperature):
+    """Weighted cosine kNN (InstDisc / MoCo monitor), one query at a time: the k most
+    cosine-similar bank images vote for their class with weight exp(cos / T); ties go to the
+    lower class. Images uint8; the backbone in eval mode."""
+    backbone.eval()
+    with torch.no_grad():
+        unit = lambda images: F.normalize(backbone(images.float() / 255).double(), dim=1)
+        similarity = unit(queries) @ unit(bank).T
+    correct = 0
+    for row, label in zip(similarity, query_labels.tolist()):
+        top = row.topk(min(k, len(bank)))
+        votes = {}
+        for cos, j in zip(top.values.tolist(), top.indices.tolist()):
+            votes[int(bank_labels[j])] = votes.get(int(bank_labels[j]), 0.0) + math.exp(cos / temperature)
+        correct += max(sorted(votes), key=votes.get) == label
+    return correct / len(query_labels)
+
+
 @pytest.mark.parametrize("method, recipe", [("simclr", "simclr"), ("byol", "byol"), ("mocov2", "mocov2")])
 def test_a_run_writes_metrics_checkpoint_and_backbone(tmp_path, method, recipe):
     cfg = tiny(tmp_path, method=method, recipe=recipe)
@@ -28,10 +49,17 @@ def test_a_run_writes_metrics_checkpoint_and_backbone(tmp_path, method, recipe):
     run = tmp_path / "run"
     lines = [json.loads(l) for l in (run / "metrics.jsonl").read_text().splitlines()]
     assert [l["epoch"] for l in lines] == [1, 2] and lines[-1] == last
-    assert all(0 <= l["knn_top1"] <= 1 and l["loss"] > 0 for l in lines)
+    assert all("knn_top1" in l and l["loss"] > 0 for l in lines)
     assert sorted(p.name for p in run.iterdir()) == ["backbone.pt", "checkpoint.pt", "config.json", "metrics.jsonl"]
     backbone = RunDir(run).load_backbone()
     assert backbone(torch.rand(2, 3, 32, 32)).shape == (2, backbone.feature_dim)
+    # The last kNN score is the saved backbone's: bank = the first n_val training images,
+    # queries = the validation split, both labelled by `monitor_label` (shape).
+    train_images, train_labels = make_synthetic(cfg.n_train, 32, cfg.data_seed, "train", dtype=torch.uint8)
+    val_images, val_labels = make_synthetic(cfg.n_val, 32, cfg.data_seed, "val", dtype=torch.uint8)
+    expected = knn_top1_by_hand(backbone, train_images[:cfg.n_val], train_labels["shape"][:cfg.n_val], val_images,
+                                val_labels["shape"], cfg.knn_k, cfg.knn_temperature)
+    assert last["knn_top1"] == pytest.approx(expected, abs=1e-9)
 
 
 def test_resume_equals_an_uninterrupted_run(tmp_path):
@@ -159,9 +187,20 @@ def test_real_dataset_path_stl10_train_plus_unlabeled(tmp_path, monkeypatch):
         write_atomic(folder / f"{name}_y.bin", rng.integers(1, 11, size=16, dtype=np.uint8).tobytes())
     # home-made files fail the md5 check that protects real downloads
     monkeypatch.setattr(engine, "load_dataset", functools.partial(engine.load_dataset, verify=False))
+    # n_val 16 = every image of the tiny labelled splits, so the monitor uses them all
     cfg = tiny(tmp_path, dataset="stl10", data_root=str(tmp_path / "data"), image_size=32, batch_size=8,
-               n_val=8, epochs=1, num_workers=0)
+               n_val=16, epochs=1, num_workers=0)
     last = train(cfg)
     assert last["step"] == 4  # 32 images of train + unlabeled, batches of 8
-    assert 0 <= last["knn_top1"] <= 1 and last["loss"] > 0
-    assert RunDir(tmp_path / "run").load_backbone()(torch.rand(1, 3, 32, 32)).shape[0] == 1
+    assert last["loss"] > 0
+    backbone = RunDir(tmp_path / "run").load_backbone()
+    # The kNN monitor: the labelled "train" split as the bank (not "unlabeled"), "test" as queries.
+    import torchvision.transforms.v2 as T
+
+    transform = T.Compose([T.Resize(32), T.CenterCrop(32), T.PILToTensor()])
+    split = lambda name: list(zip(*engine.load_dataset("stl10", tmp_path / "data", name, transform=transform)))
+    bank, bank_labels = split("train")
+    queries, query_labels = split("test")
+    expected = knn_top1_by_hand(backbone, torch.stack(bank), torch.tensor(bank_labels), torch.stack(queries),
+                                torch.tensor(query_labels), cfg.knn_k, cfg.knn_temperature)
+    assert last["knn_top1"] == pytest.approx(expected, abs=1e-9)
