@@ -89,3 +89,12 @@ def test_head_specs_follow_the_papers_and_accept_overrides():
         head_spec("swav")
     with pytest.raises(TypeError, match="proj_width"):
         head_spec("simclr", proj_width=3)
+
+
+def test_moco_step_with_more_keys_than_the_queue_keeps_the_newest():
+    torch.manual_seed(0)
+    model = build_method("mocov2", make_backbone("small_cnn", width=8), **{**SMALL_HEADS, "queue_size": 8})
+    keys = torch.nn.functional.normalize(torch.randn(16, model.spec.proj_dim), dim=1)
+    model._enqueue(keys)
+    torch.testing.assert_close(model.queue, keys[-8:])
+    assert model.queue_ptr.item() == 0

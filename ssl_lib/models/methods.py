@@ -175,8 +175,9 @@ class MoCoV2(MomentumMethod):
     def _enqueue(self, keys: Tensor) -> None:
         keys = nn.functional.normalize(gather_with_grad(keys.float()), dim=1)
         size = self.queue.shape[0]
+        keys = keys[-size:]  # a step with more keys than the queue holds keeps the newest
         idx = (self.queue_ptr + torch.arange(keys.shape[0], device=keys.device)) % size
-        self.queue[idx] = keys[-size:] if keys.shape[0] > size else keys
+        self.queue[idx] = keys
         self.queue_ptr.copy_((self.queue_ptr + keys.shape[0]) % size)
 
 
