@@ -154,9 +154,32 @@ def describe_pair(params1: AugParams, params2: AugParams, index: int = 0) -> tup
 # -- the widget ------------------------------------------------------------------------------
 
 
+def targets_by_group(targets: pd.DataFrame) -> pd.DataFrame:
+    """`describe_pair`'s AugSelf targets as one row per group: "component value" pairs, so groups
+    of different widths share a table without empty cells."""
+    text = targets.groupby("group", sort=False).apply(
+        lambda d: ", ".join(f"{c} {v:+.3f}" for c, v in zip(d.component, d.target)), include_groups=False)
+    return text.rename("d(view 1, view 2)").to_frame()
+
+
+class SideBySide:
+    """Tables shown next to each other (an HTML flex row), each with its own header."""
+
+    def __init__(self, *tables: pd.DataFrame):
+        self.tables = tables
+
+    def to_html(self) -> str:
+        cells = "".join(f"<div>{t.to_html()}</div>" for t in self.tables)
+        return f'<div style="display:flex;gap:2em;align-items:flex-start">{cells}</div>'
+
+    def __repr__(self) -> str:
+        return "\n\n".join(repr(t) for t in self.tables)
+
+
 def output_bundle(obj) -> dict:
-    """An ipywidgets Output entry (a display_data message) for a plotly figure or a DataFrame:
-    the figure as plotly's JSON mime type (JupyterLab's plotly renderer draws it), a table as HTML."""
+    """An ipywidgets Output entry (a display_data message) for a plotly figure or a table (anything
+    with `to_html`): the figure as plotly's JSON mime type (JupyterLab's plotly renderer draws it),
+    a table as HTML."""
     import json
 
     import plotly.io as pio
@@ -212,12 +235,11 @@ def build_explorer(sources: dict[str, Tensor], recipes=("mocov2", "simclr", "byo
         views2, state["view2"] = pipeline.replay(images, state["view2"])
         desc, targets = describe_pair(params1, state["view2"])
         figure = views_figure({"clean": images, "view 1 (controls)": views1, f"view 2 ({preset.value})": views2})
-        pivot = targets.pivot_table(index="group", columns="component", values="target", sort=False)
         # The Output widget's state is set to mime bundles built here, not filled by display
         # calls: plotly's display hook would send a figure to the cell's output instead (and a
         # redraw inside a widget callback nowhere), and `with out:` capture can hang a headless
         # kernel.
-        out.outputs = (output_bundle(figure), output_bundle(desc.T.round(3)), output_bundle(pivot.round(3)))
+        out.outputs = (output_bundle(figure), output_bundle(SideBySide(desc.round(3), targets_by_group(targets))))
 
     def on_random(_):
         images = sources[source.value]
