@@ -20,8 +20,12 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[$(EXTRAS)]"
 	# The kernel the notebooks name ("ssl-lib"), inside the venv: papermill and JupyterLab run this Python.
 	$(BIN)/python -m ipykernel install --sys-prefix --name ssl-lib --display-name "Python (ssl-lib)"
+	# Notebooks stay clean in git however often they are run in JupyterLab (.gitattributes names the filter).
+	if git rev-parse --git-dir >/dev/null 2>&1; then $(BIN)/nbstripout --install; fi
 	touch $@
 
+# nbval runs every notebook in the smoke profile, then the unit tests (and the browser test, which
+# needs Debian's chromium: skipped without it, required by CI) check them: see conftest.py.
 test: $(STAMP)
 	$(BIN)/python -m pytest
 

@@ -46,6 +46,15 @@ def _requirements() -> str | None:
     return None
 
 
+def require_browser() -> None:
+    """Skip when Chromium or Playwright is missing; fail instead under REQUIRE_BROWSER=1 (CI)."""
+    missing = _requirements()
+    if missing:
+        if os.environ.get("REQUIRE_BROWSER"):
+            pytest.fail(f"REQUIRE_BROWSER is set but {missing}")
+        pytest.skip(missing)
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -55,11 +64,7 @@ def _free_port() -> int:
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
     """A JupyterLab server on a copy of notebook 01; yields its base URL."""
-    missing = _requirements()
-    if missing:
-        if os.environ.get("REQUIRE_BROWSER"):
-            pytest.fail(f"REQUIRE_BROWSER is set but {missing}")
-        pytest.skip(missing)
+    require_browser()
     root = tmp_path_factory.mktemp("lab")
     shutil.copy(project_root() / "notebooks" / NOTEBOOK, root / NOTEBOOK)
     port = _free_port()
@@ -152,3 +157,31 @@ def test_explorer_reacts_in_jupyterlab(lab):
 
     errors = [m for m in problems if any(word in m.lower() for word in ("widget", "plotly", "ipywidgets"))]
     assert not errors, f"browser console errors: {errors}"
+
+
+def test_the_html_report_opens_with_no_network_request(tmp_path):
+    """A report page, opened from disk, requests nothing but its own folder's files."""
+    require_browser()
+    from playwright.sync_api import sync_playwright
+
+    from ssl_lib.lab.html_report import write_report
+    from test_html_report import executed_notebook
+
+    executed = executed_notebook(tmp_path / "01_demo.ipynb")
+    index = write_report(tmp_path, {"run": {"profile": "smoke", "notebooks": [
+        {"notebook": "01_demo", "path": str(executed), "status": "ok", "seconds": 1.0}]}, "notebooks": {}})
+    page_path = index.parent / "01_demo.html"
+    assert page_path.is_file()
+    requests = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        page = browser.new_page()
+        page.on("request", lambda r: requests.append(r.url))
+        for target in (index, page_path):
+            page.goto(target.as_uri(), wait_until="load", timeout=20_000)
+        drawn = page.locator(".js-plotly-plot .main-svg").count()
+        maths = page.locator("math").count()
+        browser.close()
+    outside = [u for u in requests if not u.startswith(("file:", "data:"))]
+    assert not outside, f"the report requested {outside}"
+    assert drawn >= 1 and maths == 2

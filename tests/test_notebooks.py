@@ -1,19 +1,24 @@
 """Every notebook runs end to end in the smoke profile; committed notebooks are clean.
 
-The notebooks run through the same runner as `make reproduce` (papermill, one fresh kernel
-each), with a temporary output folder and a temporary runs folder, once per test session.
-Outputs are not compared cell by cell (plotly JSON, timings and progress bars differ between
-runs); the recorded results are checked instead.
+In `make test` nbval has just executed every notebook in this session (SMOKE=1, see the root
+conftest.py): the checks below read what they recorded under outputs/smoke. Run on their own
+(`pytest tests/test_notebooks.py`), they run the notebooks once through the same runner as `make
+reproduce` (papermill), into a temporary folder. Outputs are compared cell by cell only where a
+cell says `# NBVAL_CHECK_OUTPUT` (plotly JSON, timings and progress bars differ between runs);
+the recorded results are checked instead.
 """
 
 import json
 import statistics
+import subprocess
 from collections import Counter
+from pathlib import Path
 
 import nbformat
 import pytest
 
 from ssl_lib.lab import experiments
+from ssl_lib.lab.results import merge_results, results_path
 from ssl_lib.lab.profiles import OVERRIDES, resolve
 from ssl_lib.lab.verdicts import VERDICTS, compare
 from ssl_lib.lab.runner import NOTEBOOK_DIR, NotebookFailed, list_notebooks, notebook_parameters, reproduce, run_notebook
@@ -40,11 +45,27 @@ def test_there_are_notebooks():
     assert [p.stem for p in NOTEBOOKS][:2] == ["01_augmentations", "02_invariance"]
 
 
+def committed(path: Path) -> nbformat.NotebookNode:
+    """The notebook as git stores it (the index: what the nbstripout filter lets through), so a
+    notebook a student ran in JupyterLab does not fail this test; the file outside a checkout."""
+    try:
+        text = subprocess.run(["git", "show", f":{path.relative_to(path.parents[1]).as_posix()}"], cwd=path.parents[1],
+                              capture_output=True, text=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return nbformat.read(path, as_version=4)
+    return nbformat.reads(text, as_version=4)
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_committed_notebook_carries_no_outputs(path):
-    nb = nbformat.read(path, as_version=4)
-    dirty = [i for i, c in enumerate(nb.cells) if c.cell_type == "code" and (c.outputs or c.execution_count)]
+    nb = committed(path)
+    # Cells checked by nbval (# NBVAL_CHECK_OUTPUT) keep their reference output (keep_output).
+    dirty = [i for i, c in enumerate(nb.cells) if c.cell_type == "code" and (c.outputs or c.execution_count)
+             and not c.metadata.get("keep_output")]
     assert not dirty, f"{path.name}: cells {dirty} carry outputs or execution counts; strip them before committing"
+    checked = [i for i, c in enumerate(nb.cells) if "NBVAL_CHECK_OUTPUT" in c.get("source", "")]
+    assert all(nb.cells[i].metadata.get("keep_output") and nb.cells[i].outputs for i in checked), \
+        f"{path.name}: cells {checked} are checked by nbval and need a committed reference output"
     assert "papermill" not in nb.metadata, f"{path.name} is an executed copy (papermill metadata)"
     assert nb.metadata["kernelspec"]["name"] == "ssl-lib"
 
@@ -57,35 +78,51 @@ def test_notebook_structure(path):
     assert len(tagged) == 1, f"{path.name} needs exactly one cell tagged 'parameters'"
     # The runner passes the same overrides to every notebook, so every notebook declares them all.
     assert set(notebook_parameters(path)) == {"profile", *OVERRIDES}
-    assert 'profile = "cpu"' in tagged[0].source, "users get the cpu profile by default"
+    assert 'profile = "smoke" if os.environ.get("SMOKE") else "cpu"' in tagged[0].source, \
+        "users get the cpu profile by default, the tests (SMOKE=1) the smoke profile"
     assert any("resolve(profile" in c.source for c in nb.cells if c.cell_type == "code")
     stem = path.stem
     assert any(f'recorder(P, "{stem}")' in c.source for c in nb.cells), f"{path.name} must record its numbers"
 
 
 @pytest.fixture(scope="session")
-def smoke_run(tmp_path_factory):
-    """All notebooks once in the smoke profile; returns (output folder, merged results)."""
+def smoke_run(tmp_path_factory, nbval_run):
+    """All notebooks once in the smoke profile: (output folder, merged results, runs folder).
+
+    Reuses what nbval executed in this session; otherwise runs them with the runner.
+    """
+    if nbval_run["notebooks"]:
+        failed = [nb for nb, ok in nbval_run["notebooks"].items() if not ok]
+        missing = [p.stem for p in NOTEBOOKS if p.stem not in nbval_run["notebooks"]]
+        assert not failed and not missing, f"nbval: failed {failed}, not run {missing}"
+        P = resolve("smoke")
+        stale = [p.stem for p in NOTEBOOKS if not results_path(P.output, p.stem).is_file()
+                 or results_path(P.output, p.stem).stat().st_mtime < nbval_run["start"]]
+        assert not stale, f"notebooks {stale} recorded nothing in this session"
+        summary = dict(profile="smoke", executor="nbval",
+                       notebooks=[dict(notebook=p.stem, status="ok") for p in NOTEBOOKS])
+        return Path(P.output), merge_results(P.output, summary), Path(P.runs_root)
     out = tmp_path_factory.mktemp("reproduce_smoke")
     # A cell timeout turns a hung kernel into a failure naming the cell instead of a stuck test run.
     merged = reproduce("smoke", output=out / "out", runs_root=out / "runs", progress=False, log=lambda m: None,
                        cell_timeout=300)
-    return out / "out", merged
+    return out / "out", merged, out / "runs"
 
 
 def test_all_notebooks_run_in_the_smoke_profile(smoke_run):
-    out, merged = smoke_run
+    out, merged, _ = smoke_run
     ran = merged["run"]["notebooks"]
     assert [n["notebook"] for n in ran] == [p.stem for p in NOTEBOOKS]
     assert all(n["status"] == "ok" for n in ran)
     for path in NOTEBOOKS:
         assert merged["notebooks"].get(path.stem), f"{path.stem} recorded nothing"
-        assert (out / "html" / f"{path.stem}.html").is_file()
+        if merged["run"].get("executor") != "nbval":  # the runner also writes the HTML report
+            assert (out / "html" / f"{path.stem}.html").is_file()
     assert json.loads((out / "results.json").read_text()) == merged
 
 
 def test_smoke_results_of_01_and_02(smoke_run):
-    _, merged = smoke_run
+    _, merged, _ = smoke_run
     nb01 = merged["notebooks"]["01_augmentations"]
     assert nb01["replay_exact"] is True and nb01["descriptor_dim"] == 13 and nb01["augself_targets_antisymmetric"]
     stats = {r["recipe"]: r for r in nb01["recipe_statistics"]}
@@ -121,7 +158,7 @@ def test_smoke_results_of_01_and_02(smoke_run):
 
 
 def test_every_claim_of_the_report_has_a_verdict_by_the_rule(smoke_run):
-    _, merged = smoke_run
+    _, merged, _ = smoke_run
     report = merged["notebooks"]["08_report"]
     # The report's claims are every source notebook's recorded claims, unchanged, in order.
     expected = [{**{k: c[k] for k in CLAIM_COLUMNS}, "notebook": nb}
@@ -155,11 +192,11 @@ def test_every_claim_of_the_report_has_a_verdict_by_the_rule(smoke_run):
 def test_notebook_02_trains_through_get_or_train_so_later_notebooks_reuse_its_runs(smoke_run):
     # Same profile + same config -> same folder, already finished: a later notebook asking for
     # the same model trains nothing (get_or_train's reuse itself is tested in test_runs.py).
-    out, merged = smoke_run
-    profile = resolve("smoke", runs_root=out.parent / "runs")
+    _, merged, runs_root = smoke_run
+    profile = resolve("smoke", runs_root=runs_root)
     for run in merged["notebooks"]["02_invariance"]["runs"]:
         cfg = experiments.get(run["model"]).config(profile, run["seed"])
-        assert is_finished(out.parent / "runs" / run_name(cfg), cfg)
+        assert is_finished(runs_root / run_name(cfg), cfg)
 
 
 def test_an_unknown_profile_fails_in_the_notebook_with_a_clear_error(tmp_path):

@@ -88,3 +88,12 @@ def test_relative_data_root_is_anchored_at_the_project_root():
     assert Path(gpu.train_config().data_root) == project_root() / "data"
     assert resolve("gpu", data_root="/datasets").train_config().data_root == "/datasets"
     assert Path(resolve("cpu", data_root="elsewhere").train["data_root"]) == project_root() / "elsewhere"
+
+
+def test_project_root_is_the_repository_whatever_the_working_directory(tmp_path, monkeypatch):
+    from ssl_lib.lab.profiles import project_root
+
+    monkeypatch.chdir(tmp_path)  # kernels run in notebooks/, the runner in the root
+    root = project_root()
+    assert (root / "pyproject.toml").is_file() and (root / "notebooks").is_dir() and (root / "ssl_lib").is_dir()
+    assert resolve("smoke").output == str(root / "outputs" / "smoke")

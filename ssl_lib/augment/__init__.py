@@ -20,10 +20,11 @@ from ssl_lib.augment.params import (
     descriptor_dim,
     descriptor_layout,
 )
-from ssl_lib.augment.pipeline import RECIPES, AugmentConfig, AugmentPipeline, recipe, with_settings
+from ssl_lib.augment.pipeline import RECIPES, AugmentConfig, AugmentPipeline, recipe, recipe_settings, with_settings
 
 __all__ = [
     "AUGSELF_GROUPS", "AUGSELF_OUTPUTS", "DEFAULT_DESCRIPTOR_KEYS", "DESCRIPTOR_COLUMNS", "DESCRIPTOR_WIDTHS", "RECIPES",
     "AugParams", "AugmentConfig", "AugmentPipeline",
-    "augself_targets", "descriptor_columns", "descriptor_dim", "descriptor_layout", "recipe", "with_settings",
+    "augself_targets", "descriptor_columns", "descriptor_dim", "descriptor_layout", "recipe", "recipe_settings",
+    "with_settings",
 ]

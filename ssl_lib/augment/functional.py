@@ -107,8 +107,9 @@ def adjust_hue(images: Tensor, shift: Tensor) -> Tensor:
     maxc = torch.maximum(torch.maximum(r, g), b)
     minc = torch.minimum(torch.minimum(r, g), b)
     chroma = torch.sub(maxc, minc, out=minc)
-    # |numerator| <= chroma, so h6 stays finite; grey pixels (chroma 0) ignore it anyway.
-    safe = chroma.clamp(min=1e-12)
+    # |numerator| <= chroma, so h6 stays finite; grey pixels (chroma 0) ignore it anyway. The
+    # floor must be a normal number of the dtype: 1e-12 rounds to 0 in float16 (then 0 / 0).
+    safe = chroma.clamp(min=max(1e-12, torch.finfo(chroma.dtype).tiny))
     h6 = torch.where(maxc == g, (b - r).add_(chroma, alpha=2), (r - g).add_(chroma, alpha=4))
     h6 = torch.where(maxc == r, g - b, h6).div_(safe)
     h6.add_(_per_sample(shift, images).view(-1, 1, 1) * 6)

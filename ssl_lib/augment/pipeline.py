@@ -18,7 +18,7 @@ from torch import Tensor
 
 from ssl_lib.augment import functional as F
 from ssl_lib.augment.params import AugParams
-from ssl_lib.utils.checks import check_images
+from ssl_lib.utils.checks import check_images, check_size
 
 _CROP_TRIES = 10  # as torchvision's RandomResizedCrop.get_params
 
@@ -83,9 +83,7 @@ class AugmentConfig:
     rotation_p: float = 0.0
 
     def __post_init__(self):
-        size = (self.size, self.size) if isinstance(self.size, int) else tuple(int(s) for s in self.size)
-        if len(size) != 2 or min(size) <= 0:
-            raise ValueError(f"size must be a positive int or (height, width), got {self.size}")
+        size = check_size(self.size)
         object.__setattr__(self, "size", size)
         if self.crop not in ("random", "center"):
             raise ValueError(f"crop must be 'random' or 'center', got {self.crop!r}")
@@ -155,15 +153,29 @@ class AugmentPipeline:
 
         Returns the views and a new AugParams (on the images' device) equal to `params` but for
         `color_shift`, which is measured on these views as a call does; `params` is not changed.
+        ValueError when `params.source_size` (B, 2) is not the images' (H, W).
         """
         check_images(images)
         if len(params) != images.shape[0]:
             raise ValueError(f"params describe {len(params)} images but images has {images.shape[0]}")
-        return self._apply(images, params.to(images.device))
+        params = params.to(images.device)
+        # Crop boxes are in the source's pixels: on another size they crop the wrong region.
+        size = torch.tensor(images.shape[-2:], device=images.device)
+        if len(params) and (params.source_size != size).any():
+            recorded = sorted({tuple(s) for s in params.source_size.tolist()})
+            raise ValueError(f"params.source_size {recorded} (height, width) differs from the images' "
+                             f"{tuple(images.shape[-2:])}: params recorded on other images cannot be replayed")
+        return self._apply(images, params)
 
     def _apply(self, images: Tensor, params: AugParams) -> tuple[Tensor, AugParams]:
-        """Run the ops with `params`; returns the views and `params` with the measured colour
-        shift, which depends on the pixels. On CPU the batch runs in chunks (see _CPU_CHUNK_BYTES)."""
+        """Run the ops with `params`; returns the views (the images' dtype) and `params` with the
+        measured colour shift, which depends on the pixels. On CPU the batch runs in chunks (see
+        _CPU_CHUNK_BYTES). Half-precision images are augmented in float32 and the views rounded
+        back: float16 cannot hold the ops' small intermediates, and grid sampling and blurs in
+        bfloat16 would add their own rounding to every op."""
+        if images.dtype in (torch.float16, torch.bfloat16):
+            views, params = self._apply(images.float(), params)
+            return views.to(images.dtype), params
         batch = images.shape[0]
         chunk = batch if images.device.type != "cpu" else _cpu_chunk_size(self.config.size)
         if chunk >= batch:
@@ -307,6 +319,16 @@ def recipe(name: str, size, **overrides) -> AugmentPipeline:
     if unknown:
         raise TypeError(f"unknown recipe override(s) {unknown}; AugmentConfig fields: {sorted(known)}")
     return AugmentPipeline(AugmentConfig(size=size, **{**_RECIPES[name], **overrides}))
+
+
+def recipe_settings(size=32) -> list[dict]:
+    """Every recipe's settings at output `size`, one dict per recipe (recipe name first); the
+    output size and blur kernel, which follow from `size`, are left out."""
+    rows = []
+    for name in RECIPES:
+        settings = asdict(recipe(name, size).config)
+        rows.append({"recipe": name, **{k: v for k, v in settings.items() if k not in ("size", "blur_kernel")}})
+    return rows
 
 
 def with_settings(pipeline: AugmentPipeline, **changes) -> AugmentPipeline:

@@ -8,11 +8,19 @@ ImageFolder.  Datasets yield ``(PIL image, int label)`` unless a ``transform`` i
 
 With ``download=False`` (the default: the project must run offline), the dataset's folder is
 checked before torchvision is called, so a missing dataset raises :class:`DatasetNotFoundError`
-naming the dataset, the path looked at and how to obtain it, rather than a urllib traceback.
+naming the dataset, the path looked at and how to obtain it, rather than a urllib traceback;
+files that fail torchvision's md5 check or cannot be parsed are reported as corrupted.
+
+Security: CIFAR-10/100 are Python pickles, which torchvision unpickles; a tampered file runs
+code when read. The md5 check (``verify=True``, the default and the only mode of the command
+line) accepts only the official files; ``verify=False`` on a pickled dataset warns
+(`UnverifiedPickleWarning`): use it only on files you made or trust.
 """
 from __future__ import annotations
 
+import pickle
 import urllib.error
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional
@@ -21,7 +29,11 @@ from torchvision import datasets as tvd
 
 
 class DatasetNotFoundError(FileNotFoundError):
-    """A dataset's files are absent or incomplete under the given root (and were not downloaded)."""
+    """A dataset's files are absent, incomplete or corrupted under the given root (and were not downloaded)."""
+
+
+class UnverifiedPickleWarning(UserWarning):
+    """Pickled dataset files are read without their md5 check: a tampered file can run code."""
 
 
 @dataclass(frozen=True)
@@ -31,7 +43,9 @@ class _Spec:
     splits: tuple
     build: Callable  # (cls, root, split, transform, download) -> dataset
     cls: type
-    obtain: str  # how to get the files, for the error message
+    obtain: str  # how to get the files by hand, for the error message
+    download: bool = True  # whether torchvision can download it (load_dataset(..., download=True))
+    pickled: bool = False  # whether torchvision unpickles its files
 
 
 def _without_md5(cls: type) -> type:
@@ -80,36 +94,34 @@ _HOME = {
 
 DATASETS = {
     "cifar10": _Spec("CIFAR-10", "cifar-10-batches-py", ("train", "test"), _train_flag, tvd.CIFAR10,
-                     f"download=True, or extract cifar-10-python.tar.gz from {_HOME['cifar']} into root"),
+                     f"extract cifar-10-python.tar.gz from {_HOME['cifar']} into root", pickled=True),
     "cifar100": _Spec("CIFAR-100", "cifar-100-python", ("train", "test"), _train_flag, tvd.CIFAR100,
-                      f"download=True, or extract cifar-100-python.tar.gz from {_HOME['cifar']} into root"),
+                      f"extract cifar-100-python.tar.gz from {_HOME['cifar']} into root", pickled=True),
     "stl10": _Spec("STL-10", "stl10_binary", ("train", "test", "unlabeled", "train+unlabeled"), _split_kw, tvd.STL10,
-                   f"download=True (2.6 GB), or extract stl10_binary.tar.gz from {_HOME['stl10']} into root"),
+                   f"extract stl10_binary.tar.gz (2.6 GB) from {_HOME['stl10']} into root"),
     "flowers102": _Spec("Flowers-102", "flowers-102", ("train", "val", "test"), _split_kw, tvd.Flowers102,
-                        "download=True, or put jpg/, imagelabels.mat and setid.mat from "
+                        "put jpg/, imagelabels.mat and setid.mat from "
                         "https://www.robots.ox.ac.uk/~vgg/data/flowers/102/ in root/flowers-102 (reading needs scipy)"),
     "dtd": _Spec("DTD", "dtd/dtd", ("train", "val", "test"), _split_kw, tvd.DTD,
-                 "download=True, or extract dtd-r1.0.1.tar.gz from "
-                 "https://www.robots.ox.ac.uk/~vgg/data/dtd/ into root/dtd"),
+                 "extract dtd-r1.0.1.tar.gz from https://www.robots.ox.ac.uk/~vgg/data/dtd/ into root/dtd"),
     "pets": _Spec("Oxford-IIIT Pets", "oxford-iiit-pet", ("trainval", "test"), _split_kw, tvd.OxfordIIITPet,
-                  "download=True, or extract images.tar.gz and annotations.tar.gz from "
+                  "extract images.tar.gz and annotations.tar.gz from "
                   "https://www.robots.ox.ac.uk/~vgg/data/pets/ into root/oxford-iiit-pet"),
     "food101": _Spec("Food-101", "food-101", ("train", "test"), _split_kw, tvd.Food101,
-                     "download=True (5 GB), or extract food-101.tar.gz from "
+                     "extract food-101.tar.gz (5 GB) from "
                      "https://data.vision.ee.ethz.ch/cvl/datasets_extra/food-101/ into root"),
     "caltech101": _Spec("Caltech-101", "caltech101/101_ObjectCategories", ("all",), _caltech, tvd.Caltech101,
-                        "download=True (needs gdown), or extract 101_ObjectCategories.tar.gz from "
-                        "https://data.caltech.edu/records/mzrjq-6wc02 into root/caltech101"),
+                        "extract 101_ObjectCategories.tar.gz from https://data.caltech.edu/records/mzrjq-6wc02 "
+                        "into root/caltech101 (torchvision's download needs gdown)"),
     "aircraft": _Spec("FGVC-Aircraft", "fgvc-aircraft-2013b", ("train", "val", "trainval", "test"), _aircraft,
-                      tvd.FGVCAircraft, "download=True, or extract fgvc-aircraft-2013b.tar.gz from "
+                      tvd.FGVCAircraft, "extract fgvc-aircraft-2013b.tar.gz from "
                       "https://www.robots.ox.ac.uk/~vgg/data/fgvc-aircraft/ into root"),
     "sun397": _Spec("SUN397", "SUN397", ("all",), _no_split, tvd.SUN397,
-                    "download=True (37 GB), or extract SUN397.tar.gz from "
-                    "https://vision.princeton.edu/projects/2010/SUN/ into root"),
+                    "extract SUN397.tar.gz (37 GB) from https://vision.princeton.edu/projects/2010/SUN/ into root"),
     "cars": _Spec("Stanford Cars", "stanford_cars", ("train", "test"), _split_kw, tvd.StanfordCars,
                   "torchvision can no longer download it (the original URL is dead): get it from a mirror (e.g. "
                   "Kaggle 'stanford-cars-dataset') and arrange root/stanford_cars/{devkit, cars_train, cars_test, "
-                  "cars_test_annos_withlabels.mat} (reading needs scipy)"),
+                  "cars_test_annos_withlabels.mat} (reading needs scipy)", download=False),
 }
 _ALIASES = {"oxfordiiitpet": "pets", "fgvcaircraft": "aircraft", "stanfordcars": "cars", "folder": "imagefolder"}
 KNOWN = (*DATASETS, "imagefolder")
@@ -157,13 +169,17 @@ def load_dataset(name: str, root, split: Optional[str], download: bool = False, 
         download: let torchvision fetch missing files (needs a network).
         transform: applied to each PIL image, as in torchvision.
         verify: check file md5 sums against the official ones (CIFAR, STL-10, Flowers-102);
-            ``False`` checks only that the files exist, for re-packed or test files.
+            ``False`` checks only that the files exist, for re-packed or test files. CIFAR's
+            files are pickles: unverified, a tampered file runs code when read, so ``False``
+            warns (`UnverifiedPickleWarning`) there; use it only on files you trust.
     Returns:
         A map-style dataset yielding ``(image, label)``.
     Raises:
         ValueError: unknown name or split.
         DatasetNotFoundError: files missing or corrupted (a ``FileNotFoundError``), naming
             the dataset, the path looked at and how to obtain the files.
+    Warns:
+        UnverifiedPickleWarning: ``verify=False`` on a pickled dataset (CIFAR-10/100).
     """
     key = canonical_name(name)
     root = Path(root).expanduser()
@@ -173,16 +189,26 @@ def load_dataset(name: str, root, split: Optional[str], download: bool = False, 
     if split not in spec.splits:
         raise ValueError(f"unknown split {split!r} for {spec.title}; valid splits: {list(spec.splits)}")
     path = root / spec.folder
-    missing = f"{spec.title} not found: looked for {path}. To obtain it: {spec.obtain}."
+    how = spec.obtain + (" (from Python, load_dataset(..., download=True) can fetch it)" if spec.download else "")
+    missing = f"{spec.title} not found: looked for {path}. To obtain it: {how}."
     # Stanford Cars' download URL is dead (torchvision raises ValueError): treat it as offline.
-    if (not download or key == "cars") and not path.exists():
+    if (not download or not spec.download) and not path.exists():
         raise DatasetNotFoundError(missing)
+    if not verify and spec.pickled:
+        warnings.warn(f"{spec.title}'s files are Python pickles, read without their md5 check (verify=False): "
+                      f"a tampered file under {path} runs code when read; use only files you made or trust",
+                      UnverifiedPickleWarning, stacklevel=2)
     cls = spec.cls if verify else _without_md5(spec.cls)
+    corrupted = (f"{spec.title} at {path} is incomplete or corrupted: a file is missing, cut short or not the "
+                 f"official one. Re-extract it: {how}. Files re-packed on purpose fail the md5 check: from Python, "
+                 "load_dataset(..., verify=False) reads them")
     try:
         return spec.build(cls, str(root), split, transform, download)
     except RuntimeError as err:
         if "not found" not in str(err).lower() and "corrupted" not in str(err).lower():
             raise
-        raise DatasetNotFoundError(f"{missing} (torchvision: {err}; verify=False skips md5 checks)") from None
+        raise DatasetNotFoundError(f"{corrupted}.") from None
+    except (EOFError, pickle.UnpicklingError) as err:  # a cut-short pickle (verify=False)
+        raise DatasetNotFoundError(f"{corrupted} ({type(err).__name__}: {err}).") from None
     except (urllib.error.URLError, ConnectionError, TimeoutError) as err:
         raise DatasetNotFoundError(f"{missing} Download failed: {err}") from None

@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from ssl_lib.utils.checks import check_labels, check_matrix, check_rows, check_same_width
+from ssl_lib.utils.checks import check_features, check_labels, check_rows, check_same_width
 
 
 def knn_predict(
@@ -18,14 +18,15 @@ def knn_predict(
     training samples votes for its class with weight ``exp(cos / temperature)``.
 
     Args:
-        train_x: (N, D) feature bank; train_y: (N,) int64 labels; test_x: (M, D).
+        train_x: (N, D) feature bank; train_y: (N,) int64 labels; test_x: (M, D); features
+            must be finite (ValueError naming the argument otherwise).
         k: neighbours (clipped to N); num_classes: default 1 + max(train_y).
         batch_size: test rows per similarity block (bounds memory at batch_size x N).
     Returns:
         (M,) int64 predicted classes (ties go to the lower class index).
     """
     check_rows(train_x, train_y, "train_x", "train_y")
-    check_matrix(test_x, "test_x")
+    check_features(test_x, "test_x")
     check_same_width({"train_x": train_x, "test_x": test_x})
     if k < 1:
         raise ValueError(f"k must be >= 1, got {k}")

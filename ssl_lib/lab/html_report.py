@@ -1,13 +1,17 @@
 """The offline HTML report of a reproduction: every executed notebook as a page, and an index.
 
-Plotly figures are drawn by one shared ``plotly.min.js`` next to the pages; widgets, which need
-a live kernel, are replaced by a note.
+The pages open complete with no network: plotly figures are drawn by one shared
+``plotly.min.js`` next to the pages; maths is rendered to MathML when the page is built
+(latex2mathml; browsers draw MathML natively); widgets, which need a live kernel, are replaced by
+a note; and the page template (templates/offline) drops what nbconvert's JupyterLab template
+fetches from public CDNs (require.js, MathJax, the widget embed script, mermaid).
 """
 
 from __future__ import annotations
 
 import html
 import json
+import re
 from pathlib import Path
 
 from ssl_lib.lab.results import RESULTS
@@ -15,6 +19,27 @@ from ssl_lib.utils.io import atomic_write_text
 
 _PLOTLY_JSON = "application/vnd.plotly.v1+json"
 _WIDGET = "application/vnd.jupyter.widget-view+json"
+TEMPLATES = Path(__file__).parent / "templates"
+# $$display$$ or $inline$ maths outside code spans (a $ escaped as \$ is text).
+_MATH = re.compile(r"\$\$(.+?)\$\$|(?<![\\$])\$(?!\s)(.+?)(?<![\s\\])\$", re.DOTALL)
+_CODE = re.compile(r"(```.*?```|`[^`]*`)", re.DOTALL)
+
+
+def render_maths(markdown: str) -> str:
+    """Markdown with its TeX maths ($...$, $$...$$) replaced by MathML, code spans untouched.
+    A formula latex2mathml cannot parse is left as TeX."""
+    from latex2mathml.converter import convert
+
+    def to_mathml(match):
+        display, inline = match.groups()
+        try:
+            return convert(display if display is not None else inline,
+                           display="block" if display is not None else "inline")
+        except Exception:  # noqa: BLE001 -- any parse failure: keep the source readable
+            return match.group(0)
+
+    parts = _CODE.split(markdown)
+    return "".join(part if i % 2 else _MATH.sub(to_mathml, part) for i, part in enumerate(parts))
 
 
 def _static_outputs(nb) -> None:
@@ -39,7 +64,12 @@ def notebook_to_html(executed, html_path) -> Path:
 
     nb = nbformat.read(str(executed), as_version=4)
     _static_outputs(nb)
-    body, _ = HTMLExporter(template_name="lab").from_notebook_node(nb)
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            cell.source = render_maths(cell.source)
+    nb.metadata.pop("widgets", None)  # widget state needs the embed script and a kernel
+    exporter = HTMLExporter(template_name="offline", extra_template_basedirs=[str(TEMPLATES)])
+    body, _ = exporter.from_notebook_node(nb)
     body = body.replace("</head>", '<script src="plotly.min.js" charset="utf-8"></script>\n</head>', 1)
     return atomic_write_text(body, html_path)
 

@@ -50,7 +50,7 @@ def project_root() -> Path:
     Relative output paths are anchored here, so a notebook run from ``notebooks/`` (JupyterLab)
     and one run by the runner from the root write to the same ``runs/`` and ``outputs/``.
     """
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]  # ssl_lib/lab/profiles.py -> the repository
     return root if (root / "pyproject.toml").is_file() else Path.cwd()
 
 

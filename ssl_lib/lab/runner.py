@@ -15,7 +15,9 @@ runner merges them into ``<output>/results.json``.  Layout of ``<output>``::
     results.json             all of it, with the profile, timings and status per notebook
 
 A failing cell stops the run with `NotebookFailed`, whose message names the notebook, the cell
-and the exception; the command line prints it and exits with status 1.
+and the exception. The command line prints one ``error: ...`` line and exits with status 2 for
+bad input (checked before any notebook starts: arguments, profile, device, training settings)
+and 1 for a failed run (a failing cell, an output folder that cannot be written).
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ from pathlib import Path
 from ssl_lib.lab.html_report import write_report
 from ssl_lib.lab.profiles import OVERRIDES, PROFILES, project_root, resolve
 from ssl_lib.lab.results import RESULTS, merge_results, results_path
+from ssl_lib.train.cli import OneLineParser, print_error
+from ssl_lib.utils.checks import check_device
 
 NOTEBOOK_DIR = project_root() / "notebooks"
 KERNEL_NAME = "ssl-lib"
@@ -198,6 +202,10 @@ def reproduce(profile: str = "cpu", output=None, notebooks=None, progress: bool 
     if unknown:
         raise ValueError(f"unknown override(s) {unknown}; allowed: {list(OVERRIDES)}")
     P = resolve(profile, output=output, **overrides)
+    # Refuse bad settings now, not in the first notebook that trains (minutes later).
+    if P.device != "auto":
+        check_device(P.device)
+    P.train_config()
     paths = list_notebooks(notebooks, notebook_dir)
     if not paths:
         raise ValueError(f"no notebooks to run in {notebook_dir or NOTEBOOK_DIR}")
@@ -236,13 +244,20 @@ def reproduce(profile: str = "cpu", output=None, notebooks=None, progress: bool 
 # -- command line ----------------------------------------------------------------------------
 
 
+def _seed_list(text: str) -> list[int]:
+    try:
+        return [int(s) for s in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, e.g. 0,1,2, got {text!r}") from None
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m ssl_lib.reproduce",
-                                     description="Run the notebooks of a profile; write an HTML report and results.json.")
+    parser = OneLineParser(prog="python -m ssl_lib.reproduce",
+                           description="Run the notebooks of a profile; write an HTML report and results.json.")
     parser.add_argument("--profile", default="cpu", help=f"one of {sorted(PROFILES)} (default cpu)")
     parser.add_argument("--output", help="output folder (default outputs/<profile>)")
     parser.add_argument("--notebooks", help="comma-separated selection, e.g. 01,02 (default all)")
-    parser.add_argument("--seeds", help="comma-separated seeds, e.g. 0,1,2 (default: the profile's)")
+    parser.add_argument("--seeds", type=_seed_list, help="comma-separated seeds, e.g. 0,1,2 (default: the profile's)")
     parser.add_argument("--device", help="e.g. cpu, cuda (default: the profile's)")
     parser.add_argument("--dataset", help="pretraining dataset (default: the profile's)")
     parser.add_argument("--data-root", help="folder of real datasets")
@@ -255,18 +270,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
-    args = build_parser().parse_args(argv)
-    seeds = [int(s) for s in args.seeds.split(",")] if args.seeds else None
+    """Run the command; 0 on success, else one `error:` line and 2 (bad input) or 1 (failed run)."""
     try:
+        args = build_parser().parse_args(argv)
         reproduce(args.profile, output=args.output, notebooks=args.notebooks, progress=not args.no_progress,
-                  report=not args.no_report, notebook_dir=args.notebook_dir, seeds=seeds, device=args.device, dataset=args.dataset,
-                  data_root=args.data_root, epochs=args.epochs, runs_root=args.runs_root)
-    except NotebookFailed as error:
-        print(f"FAILED: {error}", file=sys.stderr)
-        return 1
-    except ValueError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+                  report=not args.no_report, notebook_dir=args.notebook_dir, seeds=args.seeds, device=args.device,
+                  dataset=args.dataset, data_root=args.data_root, epochs=args.epochs, runs_root=args.runs_root)
+    except (NotebookFailed, OSError) as error:  # OSError: e.g. an output folder that cannot be written
+        return print_error(error, 1)
+    except (ValueError, TypeError) as error:
+        return print_error(error, 2)
     return 0
 
 

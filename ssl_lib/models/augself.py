@@ -25,7 +25,8 @@ DEFAULT_WEIGHTS = {"crop": 1.0, "color": 1.0}  # the authors' STL-10 setting
 def parse_groups(spec) -> dict[str, float]:
     """"crop,color" or "crop:1.0,color:0.5" (or a dict) -> {group: weight}; "" -> {}.
 
-    Raises ValueError naming an unknown group or a negative / non-numeric weight.
+    Raises ValueError naming an unknown or repeated group or a negative / non-numeric weight
+    ("crop:1,crop:5" is refused rather than silently keeping the last weight).
     """
     if isinstance(spec, dict):
         items = list(spec.items())
@@ -41,6 +42,8 @@ def parse_groups(spec) -> dict[str, float]:
     for name, weight in items:
         if name not in AUGSELF_GROUPS:
             raise ValueError(f"unknown AugSelf group {name!r}; known: {list(AUGSELF_GROUPS)}")
+        if name in weights:
+            raise ValueError(f"AugSelf group {name!r} more than once in {spec!r}")
         if not weight >= 0:
             raise ValueError(f"AugSelf weight for {name!r} must be >= 0, got {weight}")
         weights[name] = float(weight)

@@ -16,6 +16,7 @@ from ssl_lib.models.backbones import BACKBONES
 from ssl_lib.models.cassle import DESCRIPTOR_MODES, INJECTIONS
 from ssl_lib.models.feature_aug import ARRANGEMENTS, OPERATORS
 from ssl_lib.models.methods import METHODS
+from ssl_lib.utils.checks import check_field_types
 
 
 @dataclass
@@ -51,7 +52,10 @@ class ModelConfig:
     fa_weight: float = 1.0
 
     def validate(self):
-        """Raise ValueError naming the first invalid model field; returns self."""
+        """Raise ValueError (TypeError for a value of the wrong type) naming the first invalid
+        field; returns self. Every field is first checked against its annotation, in subclasses
+        too (`check_field_types`): a config file's "false" is not a bool, NaN not a number."""
+        check_field_types(self)
         choices = {"method": METHODS, "backbone": BACKBONES, "cassle_injection": INJECTIONS,
                    "cassle_descriptors": DESCRIPTOR_MODES, "feature_aug": ("",) + OPERATORS,
                    "fa_arrangement": ARRANGEMENTS}

@@ -3,6 +3,10 @@
     python -m ssl_lib.pretrain --method byol --recipe byol --epochs 5 --output-dir runs/byol
     python -m ssl_lib.pretrain --config runs/byol/config.json --resume
     torchrun --nproc_per_node=4 -m ssl_lib.pretrain --backbone resnet18 --dataset cifar10 --data-root data
+
+A failure prints one line, ``error: ...``, and exits with 2 for bad input (a flag, the config
+file, a config a checkpoint cannot resume, missing data) or 1 for a failed run (diverged, the
+output folder busy or not writable, a full disk).
 """
 
 from __future__ import annotations
@@ -14,10 +18,19 @@ import types
 import typing
 from dataclasses import fields
 
-from ssl_lib.utils import distributed as dist
+from ssl_lib.data import DatasetNotFoundError
 from ssl_lib.models.config import ModelConfig
 from ssl_lib.train.config import TrainConfig
 from ssl_lib.train.engine import TrainingDiverged, train
+from ssl_lib.train.run_dir import RunDirBusy
+from ssl_lib.utils import distributed as dist
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors are ValueErrors (one line from `main`, not usage + exit)."""
+
+    def error(self, message):
+        raise ValueError(message)
 
 
 def _flag_type(hint):
@@ -28,8 +41,8 @@ def _flag_type(hint):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m ssl_lib.pretrain", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = OneLineParser(prog="python -m ssl_lib.pretrain", description=__doc__,
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", help="JSON file of TrainConfig fields; flags given override it")
     parser.add_argument("--resume", action="store_true", help="continue from output_dir/checkpoint.pt")
     hints = typing.get_type_hints(TrainConfig)
@@ -48,27 +61,50 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def read_config_file(path) -> dict:
+    """The TrainConfig fields of a JSON file; ValueError naming the file if it cannot be used."""
+    try:
+        with open(path) as handle:
+            values = json.load(handle)
+    except OSError as err:
+        raise ValueError(f"--config {path}: {err.strerror or err}") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ValueError(f"--config {path} is not valid JSON: {err}") from None
+    if not isinstance(values, dict):
+        raise ValueError(f"--config {path} must hold a JSON object of TrainConfig fields, got {type(values).__name__}")
+    return values
+
+
 def config_from_args(argv=None) -> tuple[TrainConfig, bool]:
-    """Parse argv into a validated TrainConfig (errors name the field) and the resume flag."""
+    """Parse argv into a validated TrainConfig (errors name the field) and the resume flag.
+    ValueError (TypeError for a wrong type in the config file) on bad input."""
     args = vars(build_parser().parse_args(argv))
     resume = args.pop("resume")
     path = args.pop("config")
-    values = json.loads(open(path).read()) if path else {}
+    values = read_config_file(path) if path else {}
     values.update({k: v for k, v in args.items() if v is not None})
     return TrainConfig.from_dict(values), resume
 
 
+def print_error(error: BaseException, status: int) -> int:
+    """Print `error` as one ``error: ...`` line on stderr; returns `status` (the exit code)."""
+    message = " ".join(str(error).splitlines()) or type(error).__name__
+    print(f"error: {message}", file=sys.stderr)
+    return status
+
+
 def main(argv=None) -> int:
+    """Run the command; 0 on success, else one `error:` line and 2 (bad input) or 1 (failed run)."""
     try:
         cfg, resume = config_from_args(argv)
     except (ValueError, TypeError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+        return print_error(error, 2)
     try:
         train(cfg, resume=resume)
-    except TrainingDiverged as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
+    except (ValueError, TypeError, DatasetNotFoundError) as error:  # the config, a checkpoint, the data
+        return print_error(error, 2)
+    except (TrainingDiverged, RunDirBusy, OSError) as error:  # OSError: unwritable folder, full disk
+        return print_error(error, 1)
     finally:
         dist.cleanup()
     return 0

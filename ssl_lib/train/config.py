@@ -13,12 +13,18 @@ from dataclasses import dataclass, fields
 
 from ssl_lib.augment import RECIPES, recipe
 from ssl_lib.models.config import ModelConfig
+from ssl_lib.utils.checks import check_device_name
 
 OPTIMIZERS = ("sgd", "lars")
 PRECISIONS = ("auto", "fp32", "bf16")
 # Fields that say where things are or how chatty a run is, not what is trained: a run's identity
 # (ssl_lib.lab.runs) and train()'s resume check ignore them, so moving a checkout keeps its runs.
 NOT_TRAINING_FIELDS = ("output_dir", "progress", "data_root")
+# What a resumed run may change besides those: how often the kNN monitor runs (it reads the
+# model without changing it or any random stream) and how many processes load the data (the
+# batch order comes from the loader's own seeded generator). They stay in a run's identity, so
+# existing run folders keep their names.
+RESUMABLE_FIELDS = NOT_TRAINING_FIELDS + ("knn_every", "num_workers")
 # "byol" pairs BYOL's two asymmetric views (byol1 for view 1, byol2 for view 2).
 VIEW_RECIPES = tuple(RECIPES) + ("byol",)
 
@@ -68,8 +74,9 @@ class TrainConfig(ModelConfig):
     progress: bool = True
 
     def validate(self) -> "TrainConfig":
-        """Raise ValueError naming the first invalid field; returns self."""
+        """Raise ValueError (TypeError for a wrong type) naming the first invalid field; returns self."""
         super().validate()
+        check_device_name(self.device, "TrainConfig.device")
         choices = {"recipe": VIEW_RECIPES, "optimizer": OPTIMIZERS, "precision": PRECISIONS,
                    "channels_last": ("auto", "on", "off")}
         for name, allowed in choices.items():

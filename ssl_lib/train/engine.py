@@ -6,6 +6,11 @@ optimiser step -> momentum-target update. Per epoch: kNN monitor every `knn_ever
 JSON line in `metrics.jsonl`, and an atomic checkpoint. `resume=True` continues from the last
 checkpoint; on CPU with the same seed the result equals an uninterrupted run, because every
 random stream (model init, batch order, augmentation draws) is seeded and its state saved.
+
+The run folder is locked for the whole run (a second run into it fails at once), and a
+checkpoint is saved only when every parameter and buffer is finite: a NaN / inf loss, or
+weights that overflowed while the loss still looked fine (BatchNorm hides it), stop the run
+with `TrainingDiverged`, keeping the last finite checkpoint.
 """
 
 from __future__ import annotations
@@ -14,7 +19,6 @@ import json
 import time
 from contextlib import nullcontext
 from dataclasses import dataclass
-from pathlib import Path
 
 import torch
 from torch import nn
@@ -22,14 +26,22 @@ from torch import nn
 from ssl_lib.augment import recipe
 from ssl_lib.data import DeviceLoader, load_dataset, make_loader, make_synthetic, spread_indices, to_float
 from ssl_lib.models.compose import build_model
-from ssl_lib.train.config import NOT_TRAINING_FIELDS, TrainConfig
+from ssl_lib.train.config import RESUMABLE_FIELDS, TrainConfig
 from ssl_lib.train.optim import build_optimizer, warmup_cosine
 from ssl_lib.train.run_dir import RunDir
 from ssl_lib.utils import distributed as dist
+from ssl_lib.utils.checks import non_finite_entries
 
 
 class TrainingDiverged(RuntimeError):
-    """The loss became NaN or infinite; the last good checkpoint is kept."""
+    """The loss, a parameter or a buffer became NaN or infinite; the last good checkpoint is kept."""
+
+
+def _diverged(run: RunDir, what: str) -> TrainingDiverged:
+    # Name a checkpoint only if one exists: every checkpoint of this run was saved finite, and
+    # a fresh run removed any earlier run's.
+    kept = f"the last good checkpoint is {run.checkpoint_path}" if run.has_checkpoint() else "no checkpoint was saved"
+    return TrainingDiverged(f"{what}; {kept}")
 
 
 @dataclass
@@ -139,13 +151,15 @@ def _checkpoint_state(model, optimizer, epoch, step, aug_generator, loader, cfg)
                 config=cfg.to_dict())
 
 
-def _resume(run: RunDir, cfg: TrainConfig, model, optimizer, aug_generator, loader, device) -> tuple[int, int]:
-    """Restore model, optimiser and every random stream from the run's checkpoint; returns
+def _resume(run: RunDir, state: dict, cfg: TrainConfig, model, optimizer, aug_generator, loader) -> tuple[int, int]:
+    """Restore model, optimiser and every random stream from the checkpoint `state`; returns
     (epochs done, steps done). ValueError naming the fields when the config changed."""
-    state = run.load_checkpoint(device)
-    changed = sorted(k for k, v in state["config"].items() if k not in NOT_TRAINING_FIELDS and getattr(cfg, k) != v)
+    changed = sorted(k for k, v in state["config"].items()
+                     if k not in RESUMABLE_FIELDS and getattr(cfg, k, None) != v)
     if changed:
-        raise ValueError(f"cannot resume from {run.checkpoint_path}: config fields {changed} differ")
+        raise ValueError(f"cannot resume from {run.checkpoint_path}: config fields {changed} differ from the "
+                         f"checkpoint's (only {list(RESUMABLE_FIELDS)} may change); run without --resume to "
+                         "start over")
     model.load_state_dict(state["model"])
     optimizer.load_state_dict(state["optimizer"])
     aug_generator.set_state(state["aug_rng"].cpu())
@@ -176,7 +190,7 @@ class _Loop:
         return torch.autocast(self.runtime.device.type, dtype=dtype) if dtype is not None else nullcontext()
 
 
-def _run_epoch(loop: _Loop, epoch: int, step: int, out_dir: Path) -> tuple[dict, int]:
+def _run_epoch(loop: _Loop, epoch: int, step: int, run: RunDir) -> tuple[dict, int]:
     """One pass over the loader; returns the epoch's metrics (loss means, timing) and the step count."""
     cfg, runtime, (pipeline1, pipeline2) = loop.cfg, loop.runtime, loop.pipelines
     steps_per_epoch = len(loop.loader)
@@ -201,8 +215,7 @@ def _run_epoch(loop: _Loop, epoch: int, step: int, out_dir: Path) -> tuple[dict,
             out = loop.step_fn(views1, views2, params1, params2)
         loss = out["loss"].float()
         if not torch.isfinite(loss):
-            raise TrainingDiverged(f"loss is {loss.item()} at epoch {epoch + 1}, step {step}; "
-                                   f"the last good checkpoint is {out_dir / RunDir.CHECKPOINT}")
+            raise _diverged(run, f"loss is {loss.item()} at epoch {epoch + 1}, step {step}")
         loop.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         loop.optimizer.step()
@@ -225,8 +238,10 @@ def train(cfg: TrainConfig, resume: bool = False) -> dict:
     """Pretrain as `cfg` says; returns the last epoch's metrics.
 
     Writes the run folder cfg.output_dir (`RunDir`): config.json, metrics.jsonl (one line per
-    epoch), checkpoint.pt (every epoch, atomically) and backbone.pt (at the end).
-    Raises TrainingDiverged on a NaN / inf loss, ValueError on an invalid config.
+    epoch), checkpoint.pt (every epoch, atomically) and backbone.pt (at the end); a fresh run
+    first clears an earlier run's files. Raises ValueError (TypeError) on an invalid config or a
+    checkpoint of another config, TrainingDiverged on a NaN / inf loss, parameter or buffer,
+    RunDirBusy when another run holds the folder, OSError when a file cannot be written.
     """
     cfg.validate()
     launched_device = dist.init_from_env()  # torchrun: one process per device; else a no-op
@@ -234,10 +249,15 @@ def train(cfg: TrainConfig, resume: bool = False) -> dict:
     world = dist.world_size()
     if cfg.batch_size % world:
         raise ValueError(f"TrainConfig.batch_size ({cfg.batch_size}) must divide by the {world} processes")
-    per_rank_batch = cfg.batch_size // world
     run = RunDir(cfg.output_dir)
-    main = dist.is_main_process()
+    # One writer per folder (rank 0 writes for all): a second run fails now instead of
+    # interleaving its files with this one's. get_or_train already holds it: re-entrant.
+    with run.locked(blocking=False) if dist.is_main_process() else nullcontext():
+        return _train(cfg, resume, run, runtime, cfg.batch_size // world)
 
+
+def _train(cfg: TrainConfig, resume: bool, run: RunDir, runtime: Runtime, per_rank_batch: int) -> dict:
+    main = dist.is_main_process()
     torch.manual_seed(cfg.seed)
     model = build_model(cfg).to(runtime.device)
     if runtime.channels_last:
@@ -249,11 +269,12 @@ def train(cfg: TrainConfig, resume: bool = False) -> dict:
     optimizer = build_optimizer(cfg.optimizer, model, lr, cfg.weight_decay, cfg.sgd_momentum)
     aug_generator = torch.Generator(device=runtime.device).manual_seed(cfg.seed + 1)
 
-    start_epoch, step = 0, 0
+    start_epoch, step, history = 0, 0, []  # history: every epoch's metrics, saved in each checkpoint
     if resume and run.has_checkpoint():
-        start_epoch, step = _resume(run, cfg, model, optimizer, aug_generator, loader, runtime.device)
+        state = run.load_checkpoint(runtime.device)
+        start_epoch, step = _resume(run, state, cfg, model, optimizer, aug_generator, loader)
         if main:
-            run.truncate_metrics(start_epoch)
+            history = run.restore(state)
     elif main:
         run.start(cfg)
 
@@ -268,12 +289,17 @@ def train(cfg: TrainConfig, resume: bool = False) -> dict:
 
     metrics = {}
     for epoch in range(start_epoch, cfg.epochs):
-        metrics, step = _run_epoch(loop, epoch, step, run.path)
+        metrics, step = _run_epoch(loop, epoch, step, run)
+        # The loss can stay finite while weights or BatchNorm statistics overflow; such a model
+        # must never become "the last good checkpoint".
+        bad = non_finite_entries(model.state_dict())
+        if bad:
+            raise _diverged(run, f"parameters / buffers {bad[:3]} are not finite after epoch {epoch + 1}")
         if (epoch + 1) % cfg.knn_every == 0 or epoch + 1 == cfg.epochs:
             metrics["knn_top1"] = knn_monitor(model.backbone, monitor, cfg, runtime)
         if main:
-            run.save_checkpoint(_checkpoint_state(model, optimizer, epoch + 1, step, aug_generator, loader, cfg))
-            run.append_metrics(metrics)
+            history.append(metrics)
+            run.save_epoch(_checkpoint_state(model, optimizer, epoch + 1, step, aug_generator, loader, cfg), history)
             if cfg.progress:
                 print(json.dumps(metrics), flush=True)
 

@@ -1,7 +1,13 @@
-"""Atomic file writes: a reader never sees a half-written file, even if the writer is killed."""
+"""Atomic file writes: a reader never sees a half-written file, even if the writer is killed.
+
+A write goes to ``.<name>.<random>.tmp`` beside the target and is renamed over it. A kill
+between the two leaves that temporary file behind; `remove_stale_temps` clears them from a
+folder whose writer is known to be gone (e.g. a run folder whose lock is held).
+"""
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import tempfile
@@ -9,11 +15,16 @@ from pathlib import Path
 
 import torch
 
+_TEMP_SUFFIX = ".tmp"
+# What torch.save's zip writer says when the disk fills up mid-write (it checks each write's
+# position, not errno): "unexpected pos N vs M", "file write failed".
+_SHORT_WRITE_MESSAGES = ("unexpected pos", "file write failed")
+
 
 def _atomic_write(path, write) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=_TEMP_SUFFIX)
     try:
         with os.fdopen(fd, "wb") as handle:
             write(handle)
@@ -21,14 +32,31 @@ def _atomic_write(path, write) -> Path:
             os.fsync(handle.fileno())
         os.chmod(tmp, 0o644)  # mkstemp makes 0600; results are meant to be shared
         os.replace(tmp, path)
+    except (OSError, RuntimeError) as err:
+        Path(tmp).unlink(missing_ok=True)
+        if getattr(err, "errno", None) == errno.ENOSPC or any(m in str(err) for m in _SHORT_WRITE_MESSAGES):
+            raise OSError(errno.ENOSPC, f"could not write {path}: the disk may be full "
+                                        f"({str(err).strip().splitlines()[-1]})") from err
+        raise
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
 
 
+def remove_stale_temps(folder) -> list[Path]:
+    """Delete the temporary files that killed atomic writes left in ``folder``; returns them.
+    Only call it while no one else writes into ``folder``."""
+    folder = Path(folder)
+    stale = sorted(folder.glob(f".*{_TEMP_SUFFIX}")) if folder.is_dir() else []
+    for path in stale:
+        path.unlink(missing_ok=True)
+    return stale
+
+
 def atomic_torch_save(obj, path) -> Path:
-    """torch.save `obj` to `path` via a temporary file in the same folder and a rename."""
+    """torch.save `obj` to `path` via a temporary file in the same folder and a rename.
+    OSError (errno ENOSPC) naming `path` when the disk fills up."""
     return _atomic_write(path, lambda handle: torch.save(obj, handle))
 
 
