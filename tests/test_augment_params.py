@@ -19,17 +19,19 @@ def two_views():
         grayscale=torch.tensor([False, True]),
         blur_sigma=torch.tensor([0.0, 1.5]),
         solarize=torch.tensor([False, True]),
+        solarize_threshold=torch.tensor([1.0, 0.4]),
         rotation_k=torch.tensor([0, 1]),
         color_shift=torch.tensor([[0.1, -0.2, 0.0], [0.0, 0.0, 0.0]]),
         **common)
     view2 = AugParams(
-        crop_box=torch.tensor([[10, 0, 30, 50], [0, 25, 20, 25]]),
+        crop_box=torch.tensor([[10, 0, 30, 40], [0, 25, 20, 25]]),
         flip=torch.tensor([True, True]),
         jitter_applied=torch.tensor([True, True]),
         jitter_factors=torch.tensor([[0.8, 1.4, 0.6, -0.1], [1.0, 1.0, 1.4, 0.1]]),
         grayscale=torch.tensor([False, False]),
         blur_sigma=torch.tensor([0.5, 0.0]),
         solarize=torch.tensor([False, False]),
+        solarize_threshold=torch.tensor([1.0, 1.0]),
         rotation_k=torch.tensor([3, 1]),
         color_shift=torch.tensor([[0.0, 0.0, 0.3], [0.05, 0.05, 0.05]]),
         **common)
@@ -62,18 +64,26 @@ def test_descriptor_keys_are_sorted_and_validated():
 def test_augself_targets_by_hand():
     view1, view2 = two_views()
     t = augself_targets(view1, view2)
-    crop = lambda v: v.crop_vector()
-    assert torch.allclose(t["crop"][0], torch.tensor([10 / 40 - 25 / 40, 25 / 50 - (1 - 25 / 50), 20 / 40 - 30 / 40, 30 / 50 - 1.0]))
-    assert torch.allclose(t["crop"], crop(view1) - crop(view2))
+    # AugSelf's crop target: both centres mirrored by the FIRST view's flip. Sample 0: view 1 is
+    # not flipped, so neither centre is mirrored (view 2's own flip does not enter).
+    assert torch.allclose(t["crop"][0], torch.tensor([10 / 40 - 25 / 40, 25 / 50 - 20 / 50, 20 / 40 - 30 / 40, 30 / 50 - 40 / 50]))
+    # sample 1: view 1 flipped, so both centres are mirrored (here the same as per-view mirroring)
+    assert torch.allclose(t["crop"][1], torch.tensor([25 / 40 - 10 / 40, (1 - 25 / 50) - (1 - 37.5 / 50), 1 - 0.5, 1 - 0.5]))
     colour0 = torch.tensor([0.25 - (-0.25), -0.5 - 0.5, 0.0 - (-0.5), 0.25 - (-0.5)])
     colour1 = torch.tensor([0.0, 0.0, 0.0 - 0.5, 0.0 - 0.5])
     assert torch.allclose(t["color"], torch.stack([colour0, colour1]))
     assert t["flip"].tolist() == [[0.0], [1.0]]
     assert torch.allclose(t["blur"], torch.tensor([[-0.5], [1.5]]))
     assert t["rotation"].tolist() == [1, 0] and t["rotation"].dtype == torch.int64
-    assert t["solarize"].tolist() == [[0.0], [1.0]]
+    # solarize: the view's threshold, 1 when not solarized (sample 1: 0.4 - 1)
+    assert torch.allclose(t["solarize"], torch.tensor([[0.0], [-0.6]]))
     back = augself_targets(view2, view1)
-    assert torch.allclose(back["crop"], -t["crop"]) and torch.equal(back["flip"], t["flip"])
+    # Reversed pair: view 2 is flipped in sample 0, so both centres are mirrored and the x
+    # offset keeps its sign while the others flip; sample 1 (same flips) negates everything.
+    assert torch.allclose(back["crop"][0], torch.tensor([15 / 40, (1 - 20 / 50) - (1 - 25 / 50), 0.25, 0.2]))
+    assert torch.allclose(back["crop"][0, 1], t["crop"][0, 1])
+    assert torch.allclose(back["crop"][1], -t["crop"][1]) and torch.equal(back["flip"], t["flip"])
+    assert torch.allclose(back["solarize"], -t["solarize"])
     assert back["rotation"].tolist() == [3, 0]
 
 
@@ -100,6 +110,9 @@ def test_index_cat_move_and_serialise(tmp_path):
         AugParams.from_dict({"flip": torch.zeros(2, dtype=torch.bool)})
     with pytest.raises(ValueError, match="batch size"):
         AugParams.from_dict({**view1.as_dict(), "flip": torch.zeros(3, dtype=torch.bool)})
+    old_record = {k: v for k, v in view1.as_dict().items() if k != "solarize_threshold"}
+    with pytest.raises(ValueError, match="solarize_threshold"):  # records from before the field existed
+        AugParams.from_dict(old_record)
 
 
 def test_color_shift_is_mean_before_jitter_minus_after():

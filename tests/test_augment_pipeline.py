@@ -71,7 +71,8 @@ def test_params_shapes_and_dtypes():
         "flip": ((10,), torch.bool), "jitter_applied": ((10,), torch.bool),
         "jitter_factors": ((10, 4), torch.float32), "jitter_order": ((10, 4), torch.int64),
         "grayscale": ((10,), torch.bool), "blur_sigma": ((10,), torch.float32),
-        "solarize": ((10,), torch.bool), "rotation_k": ((10,), torch.int64),
+        "solarize": ((10,), torch.bool), "solarize_threshold": ((10,), torch.float32),
+        "rotation_k": ((10,), torch.int64),
     }
     d = params.as_dict()
     for key, (shape, dtype) in expected.items():
@@ -167,7 +168,10 @@ def test_jitter_orders_are_uniform_permutations():
 
 def test_settings_are_exposed():
     cfg = recipe("simclr", 96).config
-    assert cfg.size == (96, 96) and cfg.blur_kernel == 9 and cfg.solarize_threshold == 0.5
+    assert cfg.size == (96, 96) and cfg.blur_kernel == 9
+    # the solarize threshold is drawn in (0, 1) as AugSelf's; BYOL's recipes fix it at 0.5
+    assert cfg.solarize_threshold == (0.0, 1.0) and recipe("byol2", 96).config.solarize_threshold == (0.5, 0.5)
+    assert recipe("mocov2", 32, solarize_threshold=0.3).config.solarize_threshold == (0.3, 0.3)
     assert cfg.brightness == (0.19999999999999996, 1.8) and cfg.hue == (-0.2, 0.2)
     assert recipe("mocov2", 224).config.blur_kernel == 23
     assert with_settings(recipe("mocov2", 32), blur_p=0.0).config.blur_p == 0.0
@@ -184,6 +188,8 @@ def test_settings_are_exposed():
     (dict(brightness=-1.0), ValueError, "brightness"),
     (dict(ratio=(2.0, 1.0)), ValueError, "ratio"),
     (dict(crop="left"), ValueError, "crop"),
+    (dict(solarize_threshold=(0.6, 0.2)), ValueError, "solarize_threshold"),
+    (dict(solarize_threshold=1.5), ValueError, "solarize_threshold"),
     (dict(colour=0.4), TypeError, "colour"),
 ])
 def test_bad_settings_name_the_argument(overrides, error, word):

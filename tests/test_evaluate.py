@@ -111,26 +111,72 @@ def test_batched_logistic_solves_each_problem_separately():
         torch.testing.assert_close(bias[e], b, atol=1e-3, rtol=1e-3)
 
 
-def test_linear_probe_selects_on_val_and_refits_on_train_and_val():
+def authors_augself_fit(x, y, classes, w):
+    """AugSelf's linear-evaluation objective written out, minimised by scipy: sum of the
+    cross-entropies + w * (||W||^2 + ||b||^2) (bias penalised), on raw features."""
+    from scipy.optimize import minimize
+
+    x, y = x.double().numpy(), y.numpy()
+    n, d = x.shape
+    onehot = np.eye(classes)[y]
+
+    def objective(theta):
+        weight, bias = theta[:d * classes].reshape(d, classes), theta[d * classes:]
+        logits = x @ weight + bias
+        logits -= logits.max(1, keepdims=True)
+        p = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
+        loss = -(onehot * np.log(p + 1e-300)).sum() + w * (theta ** 2).sum()
+        grad_logits = p - onehot
+        grad = np.concatenate([(x.T @ grad_logits).ravel(), grad_logits.sum(0)]) + 2 * w * theta
+        return loss, grad
+
+    theta = minimize(objective, np.zeros(d * classes + classes), jac=True, method="L-BFGS-B",
+                     options=dict(maxiter=10_000, gtol=1e-10, ftol=1e-15)).x
+    return theta[:d * classes].reshape(d, classes), theta[d * classes:]
+
+
+def test_linear_probe_augself_protocol_selects_on_val_and_refits_like_the_authors():
     train = blobs(200, spread=2.0, seed=3)
     val = blobs(200, spread=2.0, seed=4)
     test = blobs(400, spread=2.0, seed=5)
-    grid = [1e-4, 1e-2, 1.0, 100.0]
-    result = linear_probe(*by_split(train, val, test), l2_grid=grid)
+    train, val, test = ((x * 7 + 3, y) for x, y in (train, val, test))  # raw, unstandardised scale
+    grid = [1e-2, 1.0, 100.0, 1e4]
+    result = linear_probe(*by_split(train, val, test), l2_grid=grid, max_iter=2000)
     assert set(result.val_scores) == set(grid)
-    assert result.val_scores[result.l2] == max(result.val_scores.values())
-    # l2 = 100 shrinks the weights to almost nothing: far worse on val than the chosen one.
-    assert result.val_scores[100.0] < result.val_scores[result.l2]
-    # Reference: the refit at the chosen weight, done by sklearn on train + val.
-    fit_x = torch.cat([train[0], val[0]]).numpy()
-    fit_y = torch.cat([train[1], val[1]]).numpy()
-    mean, std = fit_x.mean(0), fit_x.std(0)
-    clf = LogisticRegression(C=1 / (len(fit_y) * result.l2), max_iter=10_000, tol=1e-10)
-    clf.fit((fit_x - mean) / std, fit_y)
-    pred = clf.predict((test[0].numpy() - mean) / std)
+    # Reference: the authors' objective, fitted per weight on train and scored on val, then the
+    # best (first maximum from the strongest penalty) refitted on train + val and scored on test.
+    val_ref = {}
+    for w in sorted(grid, reverse=True):
+        weight, bias = authors_augself_fit(train[0], train[1], 4, w)
+        val_ref[w] = float(((val[0].double().numpy() @ weight + bias).argmax(1) == val[1].numpy()).mean())
+    assert all(abs(result.val_scores[w] - val_ref[w]) <= 0.01 for w in grid), (result.val_scores, val_ref)
+    assert result.val_scores[1e4] < max(result.val_scores.values())  # heavy penalty: far worse
+    weight, bias = authors_augself_fit(torch.cat([train[0], val[0]]), torch.cat([train[1], val[1]]), 4, result.l2)
+    pred = (test[0].double().numpy() @ weight + bias).argmax(1)
     assert abs(result.top1 - (pred == test[1].numpy()).mean()) <= 0.01
     assert abs(result.balanced - balanced_accuracy_score(test[1].numpy(), pred)) <= 0.01
     assert result.top1 > 0.7
+
+
+def test_linear_probe_ericsson_protocol_is_sklearn_with_5_fold_cross_validation():
+    from ssl_lib.evaluation.probes import kfold_indices
+
+    train, val, test = blobs(150, spread=2.5, seed=6), blobs(100, spread=2.5, seed=7), blobs(300, spread=2.5, seed=8)
+    grid = [1e-2, 1.0, 100.0]  # (near ties under a heavier penalty flip with the solver's last digits)
+    result = linear_probe(*by_split(train, val, test), l2_grid=grid, protocol="ericsson", seed=3, max_iter=2000)
+    # Reference: scikit-learn's LogisticRegression(C = 1 / wd) on raw features, the same 5 folds of train + val.
+    pool_x = torch.cat([train[0], val[0]]).double().numpy()
+    pool_y = torch.cat([train[1], val[1]]).numpy()
+    folds = kfold_indices(len(pool_y), 5, seed=3)
+    assert sorted(torch.cat([h for _, h in folds]).tolist()) == list(range(len(pool_y)))
+    for wd in grid:
+        scores = []
+        for fit, held in folds:
+            clf = LogisticRegression(C=1 / wd, max_iter=10_000, tol=1e-10).fit(pool_x[fit.numpy()], pool_y[fit.numpy()])
+            scores.append((clf.predict(pool_x[held.numpy()]) == pool_y[held.numpy()]).mean())
+        assert abs(result.val_scores[wd] - np.mean(scores)) <= 0.01, (wd, result.val_scores[wd], np.mean(scores))
+    clf = LogisticRegression(C=1 / result.l2, max_iter=10_000, tol=1e-10).fit(pool_x, pool_y)
+    assert abs(result.top1 - (clf.predict(test[0].double().numpy()) == test[1].numpy()).mean()) <= 0.01
 
 
 def test_linear_probe_errors():

@@ -32,3 +32,13 @@ def test_fusion_errors():
         fuse_features([])
     with pytest.raises(ValueError, match=r"features\[1\]"):
         fuse_features([torch.ones(2, 2), torch.ones(2)])
+
+
+def test_fused_grid_moves_up_two_decades_per_extra_model():
+    from ssl_lib.evaluation.fusion import fused_l2_grid
+
+    grid = (1e-6, 1.0, 1e5)  # the ends and middle of logspace(-6, 5, 45)
+    assert fused_l2_grid(grid, 1) == grid
+    assert fused_l2_grid(grid, 3) == pytest.approx((1e-2, 1e4, 1e9))  # the authors' c = 2 -> logspace(-2, 9)
+    with pytest.raises(ValueError, match="n_models"):
+        fused_l2_grid(grid, 0)

@@ -191,3 +191,25 @@ def test_real_world_invariance_tables():
     table = real_world_invariance(LumaMoments(), n_groups=4, views=3, n_reference=64, model="moments")
     assert sorted(table.change.unique()) == ["lighting", "viewpoint"] and len(table) == 8
     assert table.invariance.between(-1, 1).all()
+
+
+def test_measure_invariance_whitens_with_a_separate_reference_set_as_the_authors():
+    """Ericsson et al.: mu and the unbiased covariance of clean reference features (kept apart
+    from the measured images, no ridge), L = cholesky(inv(S)), score cos((mu - f) L, (mu - f_t) L)."""
+    from ssl_lib.evaluation.invariance import reference_features
+
+    torch.manual_seed(0)
+    net = make_backbone("small_cnn", width=4).eval()
+    ref = reference_features(net, 400, 32, seed=5).double()
+    assert ref.shape == (400, net.feature_dim)
+    measured = torch.rand(16, 3, 32, 32, generator=torch.Generator().manual_seed(1))
+    table = measure_invariance(net, measured, transforms=["brightness"], grids={"brightness": [1.5]},
+                               reference_features=ref)
+    mu = ref.mean(0).numpy()
+    chol = np.linalg.cholesky(np.linalg.inv(np.cov(ref.numpy(), rowvar=False)))
+    with torch.no_grad():
+        clean = net(measured).double().numpy()
+        moved = net(apply_transform(measured, "brightness", 1.5)).double().numpy()
+    a, b = (mu - clean) @ chol, (mu - moved) @ chol
+    expected = ((a * b).sum(1) / np.linalg.norm(a, axis=1) / np.linalg.norm(b, axis=1)).mean()
+    assert table.invariance.item() == pytest.approx(expected, abs=1e-5)

@@ -314,6 +314,8 @@ def crop_loss_by_hand(head, y_a, y_b, p1, p2):
 
 @pytest.mark.parametrize("name", METHODS)
 def test_augself_pairs_online_y1_with_the_momentum_y2_or_the_online_y2(name):
+    """As the authors' trainers: MoCo v2 pairs y1 with the momentum y2; BYOL (though it has a
+    momentum branch) and the others with the online y2."""
     cfg = TrainConfig(backbone_width=8, proj_hidden=32, proj_dim=16, pred_hidden=16, queue_size=64,
                       augself_hidden=16, augself="crop", recipe="simclr", method=name).validate()
     torch.manual_seed(0)
@@ -325,10 +327,14 @@ def test_augself_pairs_online_y1_with_the_momentum_y2_or_the_online_y2(name):
     v1, v2, p1, p2 = data
     y1, y2 = model.method.backbone(torch.cat([v1, v2])).chunk(2)
     head = model.augself.heads["crop"]
-    if name in MOMENTUM:
+    if name == "mocov2":
         with torch.no_grad():
             partner = model.method.target_backbone(torch.cat([v1, v2])).chunk(2)[1]
         wrong = crop_loss_by_hand(head, y1, y2, p1, p2)
+    elif name in MOMENTUM:  # BYOL: the online y2, not its momentum feature
+        partner = y2
+        with torch.no_grad():
+            wrong = crop_loss_by_hand(head, y1, model.method.target_backbone(torch.cat([v1, v2])).chunk(2)[1], p1, p2)
     else:
         partner = y2
         wrong = crop_loss_by_hand(head, y1, y1, p1, p2)  # any other partner: the check can fail

@@ -124,7 +124,7 @@ def test_all_notebooks_run_in_the_smoke_profile(smoke_run):
 def test_smoke_results_of_01_and_02(smoke_run):
     _, merged, _ = smoke_run
     nb01 = merged["notebooks"]["01_augmentations"]
-    assert nb01["replay_exact"] is True and nb01["descriptor_dim"] == 13 and nb01["augself_targets_antisymmetric"]
+    assert nb01["replay_exact"] is True and nb01["descriptor_dim"] == 13 and nb01["augself_targets_swap_rule"]
     stats = {r["recipe"]: r for r in nb01["recipe_statistics"]}
     assert stats["spatial"]["p_jitter"] == 0 and stats["appearance"]["crop_area"] == 1 and stats["appearance"]["p_flip"] == 0
     nb02 = merged["notebooks"]["02_invariance"]

@@ -100,3 +100,11 @@ def test_concurrent_requests_for_one_config_train_it_once(tmp_path, monkeypatch)
     for t in threads:
         t.join()
     assert len(calls) == 1 and len(set(results)) == 1
+
+
+def test_a_new_model_revision_renames_every_run(monkeypatch):
+    from ssl_lib.lab import runs
+
+    before = run_name(tiny())
+    monkeypatch.setattr(runs, "MODEL_REVISION", runs.MODEL_REVISION + 1)
+    assert run_name(tiny()) != before and run_name(tiny()).startswith("mocov2-spatial-s0-")

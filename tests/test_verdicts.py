@@ -44,3 +44,75 @@ def test_load_claims_from_recorded_results(tmp_path):
     assert verdict_counts(claims).loc["CASSLE"].tolist() == [1, 0, 0, 0]
     with pytest.raises(FileNotFoundError, match=r"\['07_transfer'\]"):
         load_claims(tmp_path, ["05_cassle", "07_transfer"])
+
+
+def _frame():
+    import pandas as pd
+
+    # per-seed values of three models; model "c" lacks seed 2
+    rows = [("a", 0, 0.50), ("a", 1, 0.60), ("a", 2, 0.70), ("b", 0, 0.40), ("b", 1, 0.65), ("b", 2, 0.50),
+            ("c", 0, 0.10), ("c", 1, 0.20)]
+    return pd.DataFrame(rows, columns=["model", "seed", "value"]).set_index(["model", "seed"]).value
+
+
+def test_paired_claim_by_hand():
+    from ssl_lib.lab.verdicts import paired_claim
+
+    row = paired_claim("P", "a beats b", "top-1", _frame(), "a", "b")
+    # a - b per seed: 0.10, -0.05, 0.20 -> mean 0.0833, sample std 0.1258; a: 0.600 +- 0.100; b: 0.517 +- 0.126
+    assert row == dict(paper="P", claim="a beats b", quantity="top-1",
+                       measured="a: 0.600 ± 0.100 vs b: 0.517 ± 0.126", difference="0.083 ± 0.126",
+                       seeds_agreeing="2/3", verdict="partly reproduced")
+    lower = paired_claim("P", "b below a", "cosine", _frame(), "b", "a", higher_is_better=False)
+    assert lower["difference"] == "0.083 ± 0.126" and lower["seeds_agreeing"] == "2/3"
+
+
+def test_paired_claim_pairs_only_common_seeds_and_given_seeds():
+    import pandas as pd
+
+    from ssl_lib.lab.verdicts import paired_claim
+
+    per_seed = _frame()
+    # c has seeds 0, 1 only: a - c = 0.40, 0.40
+    row = paired_claim("P", "t", "q", per_seed, "a", "c")
+    assert row["measured"] == "a: 0.550 ± 0.071 vs c: 0.150 ± 0.071" and row["seeds_agreeing"] == "2/2"
+    first = paired_claim("P", "t", "q", per_seed, "a", "b", seeds=[0])
+    assert first["difference"] == "0.100 ± 0.000" and first["verdict"] == "inconclusive"
+    with pytest.raises(KeyError):
+        paired_claim("P", "t", "q", per_seed, "a", "c", seeds=[0, 1, 2])
+    # the same values as a pivot (one column per model, NaN where c lacks a seed) and as a mapping
+    pivot = per_seed.unstack("model")
+    assert paired_claim("P", "t", "q", pivot, "a", "c") == row
+    mapping = {"a": [0.50, 0.60], "c": pd.Series([0.10, 0.20], index=[0, 1])}
+    assert paired_claim("P", "t", "q", mapping, "a", "c") == row
+    assert paired_claim("P", "t", "q", per_seed.to_frame(), "a", "c") == row
+    named = paired_claim("P", "t", "q", per_seed, "a", "c", labels=("A", "C"))
+    assert named["measured"] == "A: 0.550 ± 0.071 vs C: 0.150 ± 0.071"
+    with pytest.raises(ValueError, match="MultiIndex"):
+        paired_claim("P", "t", "q", pd.Series([1.0, 2.0]), "a", "c")
+
+
+def test_paired_claim_with_a_margin():
+    from ssl_lib.lab.verdicts import paired_claim
+
+    per_seed = {"new": [0.70, 0.71], "old": [0.71, 0.72]}
+    row = paired_claim("P", "keeps it", "shape top-1", per_seed, "new", "old", margin=0.02)
+    # (new + 0.02) - old = 0.01, 0.01; measured shows the plain mean of new
+    assert row["quantity"] == "shape top-1 (+0.02 margin)"
+    assert row["measured"] == "new: 0.705 ± 0.007 vs old: 0.715 ± 0.007"
+    assert row["difference"] == "0.010 ± 0.000" and row["verdict"] == "reproduced"
+    assert paired_claim("P", "keeps it", "shape top-1", per_seed, "new", "old")["verdict"] == "not reproduced"
+
+
+def test_mean_std_over_seeds():
+    import pandas as pd
+
+    from ssl_lib.lab.verdicts import mean_std
+
+    table = pd.DataFrame(dict(model=["b", "b", "a"], task=["x", "x", "x"], seed=[0, 1, 0], value=[1.0, 3.0, 5.0]))
+    out = mean_std(table, ["model", "task"], "value", seeds=True)
+    assert out.columns.tolist() == ["model", "task", "mean", "std", "seeds"]
+    assert out.model.tolist() == ["b", "a"]  # order of appearance
+    assert out["mean"].tolist() == [2.0, 5.0] and out["seeds"].tolist() == [2, 1]
+    assert out["std"].tolist() == pytest.approx([2 ** 0.5, 0.0])
+    assert mean_std(table, "model", "value").columns.tolist() == ["model", "mean", "std"]

@@ -25,7 +25,7 @@ def reference_views(images, params, config):
         if sigma > 0:
             x = TF.gaussian_blur(x, [config.blur_kernel] * 2, [sigma, sigma])
         if d["solarize"][b]:
-            x = TF.solarize(x, config.solarize_threshold)
+            x = TF.solarize(x, float(d["solarize_threshold"][b]))
         x = TF.rotate(x, 90.0 * int(d["rotation_k"][b]))
         out.append(x)
     return torch.stack(out)

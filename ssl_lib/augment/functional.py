@@ -193,8 +193,11 @@ def gaussian_blur(images: Tensor, sigma: Tensor, kernel_size: int) -> Tensor:
     return x.view(b, c, h, w)
 
 
-def solarize(images: Tensor, mask: Tensor, threshold: float) -> Tensor:
-    """Invert pixels >= threshold in the samples where mask (B,) is True."""
+def solarize(images: Tensor, mask: Tensor, threshold: float | Tensor) -> Tensor:
+    """Invert pixels >= threshold in the samples where mask (B,) is True, as torchvision's
+    solarize; `threshold` is one number or one per sample (B,)."""
+    if isinstance(threshold, Tensor):
+        threshold = _per_sample(threshold, images)
     invert = mask.to(images.device).view(-1, 1, 1, 1) & (images >= threshold)
     return torch.where(invert, 1 - images, images)
 

@@ -49,7 +49,7 @@ AUGSELF_OUTPUTS = {
     "flip": ("same_flip",),
     "blur": ("sigma",),
     "rotation": DESCRIPTOR_COLUMNS["rotation"],
-    "solarize": ("solarized",),
+    "solarize": ("threshold",),
 }
 AUGSELF_GROUPS = tuple(AUGSELF_OUTPUTS)
 
@@ -71,6 +71,8 @@ class AugParams:
         grayscale: (B,) bool.
         blur_sigma: (B,) float, 0 when not blurred.
         solarize: (B,) bool.
+        solarize_threshold: (B,) float, the threshold a solarized view was inverted at (pixels
+            >= threshold); 1.0 when not solarized (AugSelf's per-view solarize value).
         rotation_k: (B,) int64 counter-clockwise quarter turns.
         color_shift: (B, 3) per-channel mean before jitter minus after (0 when not jittered).
     """
@@ -85,6 +87,7 @@ class AugParams:
     grayscale: Tensor
     blur_sigma: Tensor
     solarize: Tensor
+    solarize_threshold: Tensor
     rotation_k: Tensor
     color_shift: Tensor
 
@@ -143,18 +146,25 @@ class AugParams:
 
     # -- the vectors the papers consume -------------------------------------------------------
 
-    def crop_vector(self) -> Tensor:
+    def crop_vector(self, mirror: bool = True) -> Tensor:
         """(B, 4) float crop centre_y, centre_x, height, width over the source size.
 
-        centre_x is mirrored (1 - centre_x) for flipped views, so it says where the view's left
-        edge content came from, as AugSelf and CASSLE encode it.
+        With `mirror` (the default, CASSLE's descriptor) centre_x is mirrored (1 - centre_x) for
+        flipped views, so it says where the view's left edge content came from; mirror=False
+        gives the box as drawn in the source (what AugSelf's crop target starts from).
         """
         top, left, height, width = self.crop_box.float().unbind(1)
         src_h, src_w = self.source_size.float().unbind(1)
         centre_y = (top + height / 2) / src_h
         centre_x = (left + width / 2) / src_w
-        centre_x = torch.where(self.flip, 1 - centre_x, centre_x)
+        if mirror:
+            centre_x = torch.where(self.flip, 1 - centre_x, centre_x)
         return torch.stack([centre_y, centre_x, height / src_h, width / src_w], dim=1)
+
+    def solarize_value(self) -> Tensor:
+        """(B,) float AugSelf's per-view solarize value: the threshold where solarized, else 1."""
+        value = self.solarize_threshold.float()
+        return torch.where(self.solarize, value, torch.ones_like(value))
 
     def color_vector(self) -> Tensor:
         """(B, 4) jitter factors normalised as AugSelf: (f - 1) / range for brightness,
@@ -199,16 +209,31 @@ def descriptor_dim(keys=DEFAULT_DESCRIPTOR_KEYS) -> int:
     return sum(DESCRIPTOR_WIDTHS[k] for k in validate_descriptor_keys(keys))
 
 
+def augself_crop_target(params_a: AugParams, params_b: AugParams) -> Tensor:
+    """AugSelf's crop target d(t_a, t_b) (B, 4): centre_y, centre_x, height, width differences.
+
+    As the authors' `extract_diff`: both views' centre_x are mirrored (1 - x) when the FIRST view
+    of the ordered pair is flipped, so the x-difference is a relative offset in view a's frame
+    (its sign follows a's flip; the second view's own flip does not enter). Hence the reverse
+    pair negates every component when the flips agree, but keeps d_centre_x when they differ.
+    CASSLE's descriptor (`AugParams.crop_vector`) mirrors each view by its own flip instead.
+    """
+    diff = params_a.crop_vector(mirror=False) - params_b.crop_vector(mirror=False)
+    sign = torch.where(params_a.flip, -1.0, 1.0).to(diff.dtype)
+    return torch.cat([diff[:, :1], diff[:, 1:2] * sign[:, None], diff[:, 2:]], dim=1)
+
+
 def augself_targets(params1: AugParams, params2: AugParams, groups=AUGSELF_GROUPS) -> dict[str, Tensor]:
     """AugSelf's prediction targets d(t1, t2) per augmentation group, for B view pairs.
 
-    Returns a dict with the requested groups:
-        crop (B, 4): crop_vector difference (centre_y, centre_x, h, w; flip-mirrored centre_x);
+    Returns a dict with the requested groups, each as the authors' `extract_diff` computes it:
+        crop (B, 4): centre_y, centre_x, h, w differences, both centres mirrored by view 1's
+            flip (`augself_crop_target`);
         color (B, 4): normalised jitter factor difference (0 for an unjittered view's factors);
         flip (B, 1): 1.0 where both views have the same flip state (BCE target);
-        blur (B, 1): sigma1 - sigma2;
+        blur (B, 1): sigma1 - sigma2 (0 for an unblurred view; not normalised);
         rotation (B,): int64 class (k1 - k2) mod 4 (CE target);
-        solarize (B, 1): solarize1 - solarize2.
+        solarize (B, 1): v1 - v2 with v the view's solarize threshold, 1 when not solarized.
     The reverse pair's targets are augself_targets(params2, params1).
     """
     if len(params1) != len(params2):
@@ -217,12 +242,12 @@ def augself_targets(params1: AugParams, params2: AugParams, groups=AUGSELF_GROUP
     if unknown:
         raise ValueError(f"unknown AugSelf groups {unknown}; known: {list(AUGSELF_GROUPS)}")
     compute = {
-        "crop": lambda: params1.crop_vector() - params2.crop_vector(),
+        "crop": lambda: augself_crop_target(params1, params2),
         "color": lambda: params1.color_vector() - params2.color_vector(),
         "flip": lambda: (params1.flip == params2.flip).float()[:, None],
         "blur": lambda: (params1.blur_sigma.float() - params2.blur_sigma.float())[:, None],
         "rotation": lambda: (params1.rotation_k - params2.rotation_k).remainder(4),
-        "solarize": lambda: (params1.solarize.float() - params2.solarize.float())[:, None],
+        "solarize": lambda: (params1.solarize_value() - params2.solarize_value())[:, None],
     }
     return {group: compute[group]() for group in groups}
 

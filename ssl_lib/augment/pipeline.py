@@ -62,6 +62,10 @@ class AugmentConfig:
     factors in [max(0, 1 - x), 1 + x] (hue: [-x, x]), a pair is the range itself.
     `blur_kernel=None` means `default_blur_kernel(size)`. With probability `rotation_p` a view
     is turned by 90 * k degrees, k uniform in {0, 1, 2, 3} (AugSelf's 4-way rotation task).
+    With probability `solarize_p` a view's pixels >= its threshold are inverted (torchvision's
+    solarize); the threshold is drawn per view uniformly in `solarize_threshold` = (min, max),
+    by default (0, 1) as AugSelf's kornia RandomSolarize(0.5); a number x means the fixed
+    threshold x, i.e. (x, x) (BYOL's recipes: 0.5).
     """
 
     size: tuple[int, int]
@@ -79,7 +83,7 @@ class AugmentConfig:
     blur_sigma: tuple[float, float] = (0.1, 2.0)
     blur_kernel: int | None = None
     solarize_p: float = 0.0
-    solarize_threshold: float = 0.5
+    solarize_threshold: float | tuple[float, float] = (0.0, 1.0)
     rotation_p: float = 0.0
 
     def __post_init__(self):
@@ -109,8 +113,11 @@ class AugmentConfig:
         if not isinstance(kernel, int) or kernel <= 0 or kernel % 2 == 0:
             raise ValueError(f"blur_kernel must be an odd positive int, got {kernel}")
         object.__setattr__(self, "blur_kernel", kernel)
-        if not 0 <= self.solarize_threshold <= 1:
-            raise ValueError(f"solarize_threshold must lie in [0, 1], got {self.solarize_threshold}")
+        threshold = self.solarize_threshold
+        low, high = (threshold, threshold) if isinstance(threshold, (int, float)) else (float(v) for v in threshold)
+        if not 0 <= low <= high <= 1:
+            raise ValueError(f"solarize_threshold must be a number or an ordered (min, max) in [0, 1], got {threshold}")
+        object.__setattr__(self, "solarize_threshold", (float(low), float(high)))
         if self.rotation_p > 0 and size[0] != size[1]:
             raise ValueError(f"rotation_p > 0 needs a square output size, got {size}")
 
@@ -202,7 +209,7 @@ class AugmentPipeline:
         if rows.numel():
             x.index_copy_(0, rows, F.gaussian_blur(x[rows], params.blur_sigma[rows], cfg.blur_kernel))
         if params.solarize.any():
-            x = F.solarize(x, params.solarize, cfg.solarize_threshold)
+            x = F.solarize(x, params.solarize, params.solarize_threshold)
         if params.rotation_k.any():
             x = F.rotate90(x, params.rotation_k)
         return x, color_shift
@@ -234,7 +241,7 @@ class AugmentPipeline:
         rotate = rand(batch) < cfg.rotation_p
         rotation_k = torch.where(rotate, (rand(batch) * 4).long().clamp(max=3), torch.zeros(batch, dtype=torch.long, device=device))
 
-        return AugParams(
+        params = dict(
             crop_box=crop_box,
             source_size=torch.tensor([height, width], device=device).expand(batch, 2).clone(),
             flip=rand(batch) < cfg.flip_p,
@@ -248,6 +255,16 @@ class AugmentPipeline:
             rotation_k=rotation_k,
             color_shift=torch.zeros(batch, 3, device=device),
         )
+        # The threshold is drawn last, and only when it varies, so that every pipeline that does
+        # not draw it (no solarize, or a fixed threshold as BYOL's) keeps its random stream.
+        thr_low, thr_high = cfg.solarize_threshold
+        if cfg.solarize_p > 0 and thr_low < thr_high:
+            threshold = thr_low + (thr_high - thr_low) * rand(batch)
+        else:
+            threshold = torch.full((batch,), thr_low, device=device)
+        solarized = params["solarize"]
+        params["solarize_threshold"] = torch.where(solarized, threshold, torch.ones_like(threshold))
+        return AugParams(**params)
 
 
 def _sample_crop_boxes(batch, height, width, scale, ratio, rand) -> Tensor:
@@ -296,8 +313,9 @@ _RECIPES = {
     # MoCo v2 (Chen et al. 2020): the "Default" set of Ericsson et al.
     "mocov2": dict(scale=(0.2, 1.0)),
     # BYOL (Grill et al. 2020): asymmetric blur and solarize between its two views.
-    "byol1": dict(saturation=0.2, blur_p=1.0, solarize_p=0.0),
-    "byol2": dict(saturation=0.2, blur_p=0.1, solarize_p=0.2),
+    # Their solarize threshold is fixed at 0.5; the other recipes draw it in (0, 1) as AugSelf.
+    "byol1": dict(saturation=0.2, blur_p=1.0, solarize_p=0.0, solarize_threshold=0.5),
+    "byol2": dict(saturation=0.2, blur_p=0.1, solarize_p=0.2, solarize_threshold=0.5),
     # Ericsson et al.: MoCo v2's spatial ops alone, and its appearance ops with a centre crop.
     "spatial": dict(scale=(0.2, 1.0), jitter_p=0.0, grayscale_p=0.0, blur_p=0.0),
     "appearance": dict(crop="center", flip_p=0.0),

@@ -37,6 +37,7 @@ def extract_features(
     device=None,
     transform: Callable[[Tensor], Tensor] | None = None,
     stages: bool = False,
+    spatial: bool = False,
 ):
     """Features of a frozen backbone, computed in eval mode without gradients.
 
@@ -51,6 +52,8 @@ def extract_features(
         transform: the evaluation transform (e.g. normalisation), applied per batch on the
             device to float images in [0, 1].
         stages: return ``{stage: (N, C_stage)}`` from ``forward_stages`` instead of (N, D).
+        spatial: with ``stages``, each stage's whole feature map flattened, (N, C * H * W),
+            instead of its global pool.
     Returns:
         features (N, D) float32 on ``device`` (a dict of them with ``stages=True``); for a loader,
         ``(features, labels)`` with labels concatenated (on ``device``).
@@ -80,7 +83,10 @@ def extract_features(
             x = as_float_images(batch.to(device, non_blocking=True), "images")
             if transform is not None:
                 x = transform(x)
-            out = backbone.forward_stages(x) if stages else {None: backbone(x)}
+            if not stages:
+                out = {None: backbone(x)}
+            else:
+                out = backbone.forward_stages(x, pooled=False) if spatial else backbone.forward_stages(x)
             feats.append({k: v.float() for k, v in out.items()})
             if not is_tensor:
                 labels.append({k: v.to(device) for k, v in label.items()} if isinstance(label, dict)

@@ -50,3 +50,12 @@ def fuse_features(features: Sequence[Tensor], mode: str = "concat", l2_normalize
     if l2_normalize:
         features = [F.normalize(f, dim=1) for f in features]
     return torch.cat(features, dim=1) if mode == "concat" else torch.stack(features).mean(dim=0)
+
+
+def fused_l2_grid(l2_grid, n_models: int) -> tuple[float, ...]:
+    """Ericsson et al.'s probe grid for `n_models` fused models: the single-model grid moved up
+    two decades per extra model (their width-matched control, a 3x wide model, gets the same
+    shift as three models)."""
+    if n_models < 1:
+        raise ValueError(f"n_models must be >= 1, got {n_models}")
+    return tuple(float(w) * 100.0 ** (n_models - 1) for w in l2_grid)

@@ -207,9 +207,30 @@ def _scalar(name: str, value) -> float:
 # -- measurements ----------------------------------------------------------------------------
 
 
+# Ericsson et al. whiten without a ridge, but for random models (dead units) add 1e-10 I; the
+# same negligible ridge, relative to the mean variance, keeps ReLU features' covariance invertible.
+AUTHORS_RELATIVE_RIDGE = 1e-10
+
+
 def _resolve_whitener(clean: Tensor, reference_features: Tensor | None, ridge: float | None) -> Whitener:
-    ref = clean if reference_features is None else reference_features
-    return Whitener.fit(ref, default_ridge(ref) if ridge is None else ridge)
+    """The authors' whitening from a separate clean reference set (no ridge to speak of); with
+    none given, the measured images themselves, which need `default_ridge` (few samples per
+    dimension)."""
+    if reference_features is None:
+        return Whitener.fit(clean, default_ridge(clean) if ridge is None else ridge)
+    if ridge is None:
+        ridge = default_ridge(reference_features, AUTHORS_RELATIVE_RIDGE)
+    return Whitener.fit(reference_features, ridge)
+
+
+def reference_features(backbone: nn.Module, n: int, size: int, seed: int = 0, batch_size: int = 256,
+                       eval_transform=None) -> Tensor:
+    """(n, D) features of n clean synthetic test-split scenes: the whitening's reference set, kept
+    apart from the images measured, as Ericsson et al. whiten with the whole validation set (use
+    n >= 10 D: a covariance from fewer samples per dimension is too noisy to invert)."""
+    device = module_device(backbone)
+    images, _ = make_synthetic(n, size, seed=seed, split="test", device=device)
+    return extract_features(backbone, images, batch_size=batch_size, transform=eval_transform)
 
 
 def measure_invariance(
@@ -230,9 +251,11 @@ def measure_invariance(
         images: (N, 3, H, W) clean float images in [0, 1] (or uint8), on any device.
         transforms: names from `TRANSFORMS` (default all).
         grids: per-transform overrides of `default_grids` (e.g. ``{"rotation": [0, 45, 90]}``).
-        reference_features: (M, D) clean features for the whitening; default the features of
-            ``images`` themselves.
-        ridge: absolute ridge for `Whitener.fit`; None means `default_ridge` of the reference.
+        reference_features: (M, D) clean features of a separate reference set for the
+            whitening (`reference_features`, M >= 10 D), as the authors; None falls back to the
+            features of ``images`` themselves.
+        ridge: absolute ridge for `Whitener.fit`; None means the authors' negligible one with a
+            reference set, `default_ridge` without.
         model: the value of the ``model`` column.
         eval_transform: evaluation transform (e.g. normalisation), applied after the transform.
     Returns:
@@ -298,7 +321,7 @@ def group_invariance(
     if k < 2:
         raise ValueError(f"groups need at least 2 views each for pairs, got K = {k}")
     feats = extract_features(backbone, groups.flatten(0, 1), batch_size=batch_size, transform=eval_transform)
-    whiten = Whitener.fit(reference_features, default_ridge(reference_features) if ridge is None else ridge)
+    whiten = _resolve_whitener(feats, reference_features, ridge)
     z = F.normalize(whiten(feats), dim=1).reshape(g, k, -1)
     gram = z @ z.transpose(1, 2)
     pair_mean = (gram.sum(dim=(1, 2)) - gram.diagonal(dim1=1, dim2=2).sum(dim=1)) / (k * (k - 1))
@@ -321,8 +344,7 @@ def real_world_invariance(
     the features of ``n_reference`` clean `make_synthetic` test-split scenes. Rows: one per
     (change, group); kwargs go to `group_invariance`."""
     device = module_device(backbone)
-    reference, _ = make_synthetic(n_reference, size, seed=seed, split="test", device=device)
-    ref_feats = extract_features(backbone, reference, transform=kwargs.get("eval_transform"))
+    ref_feats = reference_features(backbone, n_reference, size, seed, eval_transform=kwargs.get("eval_transform"))
     tables = []
     for change in changes:
         groups, _, _ = make_groups(n_groups, views, change=change, size=size, seed=seed, device=device)

@@ -2,26 +2,18 @@
 
 The protocols follow the papers (docs/papers.md section 6):
 
-* `linear_probe`: multinomial logistic regression fitted by full-batch L-BFGS, the L2 weight
-  chosen on a validation split from ``logspace(-6, 5, 45)``, refitted on train + val, scored on
-  test (top-1 and class-average accuracy).
-* `ridge_probe`: closed-form ridge regression for continuous targets, scored by R^2.
+* `linear_probe`: multinomial logistic regression on raw features, fitted by full-batch L-BFGS
+  over an L2 grid (``logspace(-6, 5, 45)`` in the papers), by AugSelf / CASSLE's protocol (weight
+  chosen on a validation split, refit on train + val, their summed loss with the bias penalised)
+  or Ericsson et al.'s (scikit-learn's objective, weight chosen by 5-fold cross-validation);
+  scored on test (top-1 and class-average accuracy).
+* `ridge_probe`: closed-form ridge regression for continuous targets (our synthetic regression
+  tasks; no paper's protocol), scored by R^2, on features standardised with the statistics of
+  the samples it is fitted on (train while choosing l2, train + val at the refit), with the loss
+  ``mean_i ||x_i W + b - y_i||^2 + l2 * ||W||^2`` (scikit-learn ``Ridge(alpha=n * l2)``).
 
 Both take the splits as dicts ``{"train": ..., "val": ..., "test": ...}`` of features (N, D) and
 of targets, the form `ssl_lib.evaluation.transfer.split_features` returns.
-
-Conventions shared by both probes (one place, so the two are comparable):
-
-* Loss. Logistic: ``mean_i CE(x_i W + b, y_i) + l2 / 2 * ||W||^2``; ridge:
-  ``mean_i ||x_i W + b - y_i||^2 + l2 * ||W||^2``. The bias is never penalised. In
-  scikit-learn terms: ``LogisticRegression(C=1 / (n * l2))`` and ``Ridge(alpha=n * l2)`` for n
-  fitting samples.
-* Standardisation. Features are standardised with the mean and (population) standard deviation
-  of the samples the probe is fitted on -- train while choosing l2, train + val at the refit --
-  never with validation or test statistics. The L2 penalty is scale dependent; without this,
-  one grid would mean different things for backbones whose feature scales differ by orders of
-  magnitude. A linear model on standardised features spans the same functions as on raw ones,
-  so only the meaning of the grid changes.
 """
 
 from __future__ import annotations
@@ -40,6 +32,9 @@ from ssl_lib.utils.checks import check_labels, check_rows, check_same_width
 
 SPLITS = ("train", "val", "test")
 L2_GRID = tuple(np.logspace(-6, 5, 45).tolist())  # the papers' grid
+# objective -> (CE summed, not averaged; penalty factor on l2; bias penalised): see fit_logistic.
+OBJECTIVES = {"mean": (False, 0.5, False), "augself": (True, 1.0, True), "sklearn": (True, 0.5, False)}
+PROTOCOLS = ("augself", "ericsson")
 _STD_FLOOR = 1e-6  # constant features (dead ReLUs) are centred, not blown up
 
 
@@ -98,13 +93,17 @@ def fit_logistic(
     l2: float,
     init: tuple[Tensor, Tensor] | None = None,
     max_iter: int = 500,
+    objective: str = "mean",
 ) -> tuple[Tensor, Tensor]:
     """Multinomial logistic regression by full-batch L-BFGS (strong-Wolfe line search).
 
-    Minimises ``mean CE(x W + b, y) + l2 / 2 * ||W||^2`` (bias unpenalised), i.e.
-    scikit-learn's ``LogisticRegression(C=1 / (N * l2))``. Batched problems are solved at once:
-    x (E, N, D), y (E, N) minimise the sum of E independent objectives (their minimisers are
-    the separate minimisers, since the objective is separable).
+    Minimises, by `objective` (see OBJECTIVES):
+        "mean"     ``mean_i CE_i + l2 / 2 * ||W||^2``, i.e. scikit-learn ``C = 1 / (N * l2)``;
+        "augself"  ``sum_i CE_i + l2 * (||W||^2 + ||b||^2)``, AugSelf / CASSLE's linear evaluation;
+        "sklearn"  ``sum_i CE_i + l2 / 2 * ||W||^2``, scikit-learn ``LogisticRegression(C=1 / l2)``
+                   as Ericsson et al. use it.
+    Batched problems are solved at once: x (E, N, D), y (E, N) minimise the sum of E independent
+    objectives (their minimisers are the separate minimisers, since the objective is separable).
 
     Args:
         x: (N, D) or (E, N, D) float features (used as given; standardise first if wanted).
@@ -113,6 +112,9 @@ def fit_logistic(
     Returns:
         W (D, C) or (E, D, C) and b (C,) or (E, C), detached.
     """
+    if objective not in OBJECTIVES:
+        raise ValueError(f"unknown objective {objective!r}; known: {list(OBJECTIVES)}")
+    summed, scale, bias_penalised = OBJECTIVES[objective]
     batched = x.ndim == 3
     xb, yb = (x, y) if batched else (x[None], y[None])
     e, _, d = xb.shape
@@ -131,9 +133,11 @@ def fit_logistic(
     def closure():
         optimizer.zero_grad()
         logits = torch.baddbmm(bias, xb, weight)
-        # Sum over episodes of each episode's mean CE: CE's "mean" over E*N equals that / E.
-        loss = F.cross_entropy(logits.flatten(0, 1), yb.flatten(), reduction="sum") / xb.shape[1]
-        loss = loss + 0.5 * l2 * weight.pow(2).sum()
+        # Summed over episodes: each episode's own objective (its mean or sum of CE over N).
+        loss = F.cross_entropy(logits.flatten(0, 1), yb.flatten(), reduction="sum")
+        loss = loss if summed else loss / xb.shape[1]
+        penalty = weight.pow(2).sum() + (bias.pow(2).sum() if bias_penalised else 0.0)
+        loss = loss + scale * l2 * penalty
         loss.backward()
         return loss
 
@@ -172,6 +176,16 @@ def _grid(l2_grid) -> list[float]:
     return grid
 
 
+def kfold_indices(n: int, folds: int, seed: int = 0) -> list[tuple[Tensor, Tensor]]:
+    """(fit indices, held-out indices) of `folds` shuffled folds of n samples (seeded; fold sizes
+    differ by at most one, as scikit-learn's KFold)."""
+    if not 2 <= folds <= n:
+        raise ValueError(f"folds must lie in [2, {n}] for {n} samples, got {folds}")
+    order = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
+    parts = order.tensor_split(folds)
+    return [(torch.cat(parts[:k] + parts[k + 1:]), parts[k]) for k in range(folds)]
+
+
 @single_cpu_thread
 def linear_probe(
     features: dict[str, Tensor],
@@ -181,28 +195,39 @@ def linear_probe(
     select_by: str = "top1",
     max_iter: int = 500,
     device=None,
+    protocol: str = "augself",
+    folds: int = 5,
+    seed: int = 0,
 ) -> ProbeResult:
-    """Linear evaluation of frozen features, as AugSelf / CASSLE (docs/papers.md section 6).
+    """Linear evaluation of frozen, raw (unstandardised) features by a paper's protocol
+    (docs/papers.md section 6).
 
-    For each L2 weight of ``l2_grid`` (default the papers' ``logspace(-6, 5, 45)``; pass a
-    shorter grid for speed), fit `fit_logistic` on train (standardised with train statistics)
-    and score on val. The grid runs from the strongest to the weakest penalty, each fit
-    warm-started from the previous solution, which makes the path cheap. The weight with the
-    best validation score (ties: the stronger penalty) is refitted on train + val
-    (standardised with train + val statistics) and scored on test.
+    "augself" (AugSelf and CASSLE): objective ``sum CE + l2 * (||W||^2 + ||b||^2)``; every weight
+        of ``l2_grid`` is fitted on train and scored on val; the best is refitted on train + val.
+    "ericsson" (Ericsson et al.): scikit-learn's objective ``sum CE + l2 / 2 * ||W||^2``
+        (``LogisticRegression(C=1 / l2)``); train and val are pooled and every weight is scored
+        by `folds`-fold cross-validation (mean held-out score); the best is refitted on the pool.
+        Their grid moves up two decades per extra fused model: pass the shifted grid.
+    Both score the refit on test. The grid (default the papers' ``logspace(-6, 5, 45)``; a
+    profile passes a shorter one) runs from the strongest penalty to the weakest, each fit
+    warm-started from the previous solution, as the authors' code does; ties go to the stronger
+    penalty.
 
     Args:
         features: {split: (N_split, D) float features} for train, val and test.
         labels: {split: (N_split,) int64 class labels}.
         num_classes: C; default 1 + the largest label of any split.
-        select_by: "top1" or "balanced", the validation score that picks the weight.
+        select_by: "top1" or "balanced" (class-average), the score that picks the weight.
+        max_iter: L-BFGS iterations per fit (the authors allow 5000).
         device: where to fit; default the device of ``features['train']``.
+        folds, seed: the cross-validation of "ericsson".
     Returns:
-        `ProbeResult` (top1, balanced, l2, val_scores). Loss convention: ``mean CE +
-        l2 / 2 * ||W||^2``, i.e. scikit-learn ``C = 1 / (n * l2)``.
+        `ProbeResult` (top1, balanced, l2, val_scores: the selection score of every weight).
     """
     if select_by not in ("top1", "balanced"):
         raise ValueError(f"select_by must be 'top1' or 'balanced', got {select_by!r}")
+    if protocol not in PROTOCOLS:
+        raise ValueError(f"unknown probe protocol {protocol!r}; known: {list(PROTOCOLS)}")
     check_splits(features, labels, "labels")
     if num_classes is None:
         num_classes = 1 + max(int(labels[s].max()) for s in SPLITS)
@@ -210,24 +235,31 @@ def linear_probe(
     ys = [check_labels(labels[s], f"labels[{s!r}]", num_classes).to(device) for s in SPLITS]
     xs = [features[s].to(device, torch.float32) for s in SPLITS]
     grid = _grid(l2_grid)
+    pool_x, pool_y = torch.cat(xs[:2]), torch.cat(ys[:2])
+    if protocol == "augself":
+        objective, splits = "augself", [(xs[0], ys[0], xs[1], ys[1])]
+    else:
+        objective = "sklearn"
+        splits = [(pool_x[f], pool_y[f], pool_x[h], pool_y[h]) for f, h in kfold_indices(len(pool_y), folds, seed)]
 
     def score(pred, target):
         return float((pred == target).float().mean()) if select_by == "top1" else balanced_accuracy(pred, target)
 
-    tr_x, va_x = standardize(xs[0], xs[1])
-    val_scores, params, best = {}, None, None
+    val_scores, params, best = {}, [None] * len(splits), None
     for l2 in grid:
-        params = fit_logistic(tr_x, ys[0], num_classes, l2, init=params, max_iter=max_iter)
-        val_scores[l2] = score(_predict(va_x, *params), ys[1])
+        held_out = []
+        for k, (fit_x, fit_y, out_x, out_y) in enumerate(splits):
+            params[k] = fit_logistic(fit_x, fit_y, num_classes, l2, init=params[k], max_iter=max_iter,
+                                     objective=objective)
+            held_out.append(score(_predict(out_x, *params[k]), out_y))
+        val_scores[l2] = float(np.mean(held_out))
         if best is None or val_scores[l2] > val_scores[best[0]]:
-            best = (l2, params)
+            best = (l2, params[0])
 
-    fit_x, te_x = standardize(torch.cat(xs[:2]), xs[2])
-    params = fit_logistic(fit_x, torch.cat(ys[:2]), num_classes, best[0], init=best[1], max_iter=max_iter)
-    pred = _predict(te_x, *params)
+    final = fit_logistic(pool_x, pool_y, num_classes, best[0], init=best[1], max_iter=max_iter, objective=objective)
+    pred = _predict(xs[2], *final)
     return ProbeResult(top1=float((pred == ys[2]).float().mean()), balanced=balanced_accuracy(pred, ys[2]),
                        l2=best[0], val_scores=val_scores)
-
 
 
 # -- ridge regression ------------------------------------------------------------------------

@@ -1,10 +1,12 @@
 """How much each network block reacts to each augmentation, and how much augmentation
 information frozen features keep (CASSLE's analysis, Przewiezlikowski et al.).
 
-* `block_sensitivity`: per block (``Backbone.forward_stages``) and per op group, the mean cosine
-  of positives ``cos(f(x), f(t x))``, of shuffled negatives ``cos(f(x), f(t x'))`` and the
-  InfoNCE (T = 0.2) of ``t x`` against the clean batch. An invariant block has positives near 1;
-  a block that keeps instance identity separates positives from negatives (low InfoNCE).
+* `block_sensitivity`: per block and per op group, as the CASSLE authors measure it: on each
+  block's whole feature map, flattened (the input image included), the mean cosine of positives
+  ``cos(f(x_i), f(t x_i))``, of negatives ``cos(f(x_i), f(t x_{B-1-i}))`` (the batch in
+  reversed order) and InfoNCE ``2T * CE(norm f(x) @ norm f(t x)^T / T)`` with T = 0.2. An
+  invariant block has positives near 1; a block that keeps instance identity separates
+  positives from negatives (low InfoNCE).
 * `augmentation_probe`: ridge R^2 of the augmentation descriptor ``AugParams.descriptor`` from
   the features of augmented views -- a representation that discarded what the augmentation
   changed cannot predict it.
@@ -56,30 +58,20 @@ def single_op_pipeline(group: str, size: int, base: str = "mocov2", **overrides)
     return recipe(base, size, **{**settings, **overrides})
 
 
-def _derangement(n: int, generator: torch.Generator) -> Tensor:
-    """A random permutation with no fixed point (n >= 2): each i is paired with someone else."""
-    order = torch.randperm(n, generator=generator)
-    out = torch.empty(n, dtype=torch.long)
-    out[order] = order.roll(-1)
-    return out
-
-
-def _pair_statistics(clean: Tensor, moved: Tensor, negatives: Tensor, temperature: float,
-                     chunk: int) -> tuple[Tensor, Tensor, Tensor]:
-    """Per-sample positive cosine, negative cosine and InfoNCE loss (each (N,)).
-
-    InfoNCE classifies t(x_i) against the clean x_j of its own chunk of ``chunk`` samples, so
-    its chance level is log(chunk) -- comparable only at equal chunk sizes.
-    """
-    a, b = F.normalize(clean, dim=1), F.normalize(moved, dim=1)
-    positive = (a * b).sum(dim=1)
-    negative = (a * b[negatives]).sum(dim=1)
-    losses = []
-    for start in range(0, a.shape[0], chunk):
-        logits = b[start:start + chunk] @ a[start:start + chunk].T / temperature
-        target = torch.arange(logits.shape[0], device=logits.device)
-        losses.append(F.cross_entropy(logits, target, reduction="none"))
-    return positive, negative, torch.cat(losses)
+def _pair_statistics(clean: Tensor, moved: Tensor, temperature: float, chunk: int) -> tuple[Tensor, Tensor, Tensor]:
+    """Per-sample positive cosine, negative cosine and scaled InfoNCE (each (N,)), batch by batch
+    of ``chunk`` samples as the authors' loader: negatives pair sample i with sample B-1-i of its
+    batch (reversed order; a middle sample of an odd batch meets itself), and InfoNCE classifies
+    clean x_i among the batch's transformed views, times 2T (chance level 2T log B)."""
+    positive, negative, losses = [], [], []
+    for start in range(0, clean.shape[0], chunk):
+        a = F.normalize(clean[start:start + chunk], dim=1)
+        b = F.normalize(moved[start:start + chunk], dim=1)
+        positive.append((a * b).sum(dim=1))
+        negative.append((a * b.flip(0)).sum(dim=1))
+        target = torch.arange(a.shape[0], device=a.device)
+        losses.append(F.cross_entropy(a @ b.T / temperature, target, reduction="none") * 2 * temperature)
+    return torch.cat(positive), torch.cat(negative), torch.cat(losses)
 
 
 def block_sensitivity(
@@ -92,6 +84,7 @@ def block_sensitivity(
     seed: int = 0,
     model: str = "model",
     eval_transform=None,
+    spatial: bool = True,
 ) -> pd.DataFrame:
     """CASSLE's per-block sensitivity of a frozen backbone to each augmentation op group.
 
@@ -101,13 +94,14 @@ def block_sensitivity(
         groups: op groups of `single_op_pipeline` (and "all" for the whole recipe).
         base: the recipe whose op strengths are used.
         temperature: InfoNCE temperature (CASSLE: 0.2).
-        batch_size: images per forward pass and the InfoNCE batch (its chance level is
-            log(batch_size)).
-        seed: seeds the augmentations and the negative pairing.
+        batch_size: images per forward pass, and the batch of the negatives and of InfoNCE.
+        seed: seeds the augmentations.
+        spatial: the authors' flattened feature maps, with the input image as block "input"
+            (default); False: each stage's global pool (`Backbone.forward_stages`).
     Returns:
         A tidy DataFrame, one row per (op group, block): model, transform, block, positive
-        (mean cos(f(x), f(t x))), negative (mean cos(f(x_i), f(t x_j)), j != i), infonce
-        (mean loss), n_images.
+        (mean cos(f(x_i), f(t x_i))), negative (mean cos(f(x_i), f(t x_{B-1-i}))), infonce
+        (mean 2T-scaled loss), n_images.
     """
     images = as_float_images(images)
     n, size = images.shape[0], images.shape[-1]
@@ -119,7 +113,11 @@ def block_sensitivity(
         raise ValueError(f"temperature must be > 0, got {temperature}")
     device = module_device(backbone)
     images = images.to(device)
-    features = lambda x: extract_features(backbone, x, batch_size=batch_size, transform=eval_transform, stages=True)
+    def features(x):
+        out = extract_features(backbone, x, batch_size=batch_size, transform=eval_transform, stages=True,
+                               spatial=spatial)
+        return {"input": x.flatten(1), **out} if spatial else out
+
     clean = features(images)
     rows = []
     for index, group in enumerate(groups):
@@ -127,11 +125,70 @@ def block_sensitivity(
         generator = torch.Generator(device=device).manual_seed(seed * 1000 + index)
         views, _ = pipeline(images, generator=generator)
         moved = features(views)
-        negatives = _derangement(n, torch.Generator().manual_seed(seed * 1000 + index)).to(device)
         for block in clean:
-            pos, neg, nce = _pair_statistics(clean[block], moved[block], negatives, temperature, batch_size)
+            pos, neg, nce = _pair_statistics(clean[block], moved[block], temperature, batch_size)
             rows.append(dict(model=model, transform=group, block=block, positive=float(pos.mean()),
                              negative=float(neg.mean()), infonce=float(nce.mean()), n_images=n))
+    return pd.DataFrame(rows)
+
+
+def projector_sensitivity(
+    model: nn.Module,
+    images: Tensor,
+    groups=("crop", "color", "blur", "flip", "grayscale"),
+    base: str = "mocov2",
+    temperature: float = 0.2,
+    batch_size: int = 256,
+    seed: int = 0,
+    name: str = "model",
+) -> pd.DataFrame:
+    """CASSLE's projector-level analysis: the positives / negatives / InfoNCE of
+    `block_sensitivity`, on the projector's output, with each view's own descriptor ("matched")
+    or another image's ("mixed": the batch's descriptors in reversed order; for flip and
+    grayscale, which every view of a single-op pipeline shares, the op's entry "not applied").
+
+    The clean image is projected with the identity descriptor (centre crop, nothing else), as
+    the authors do. A projector that uses the descriptor "explains away" the augmentation:
+    matched positives above mixed ones.
+
+    Args:
+        model: an `ssl_lib.models.compose.SSLModel` whose projector is conditioned (CASSLE); run
+            in eval mode (the authors' script leaves BatchNorm in train mode).
+        images: (N, 3, S, S) clean images in [0, 1] (or uint8), N >= 2.
+    Returns:
+        One row per (op group, descriptors): model, transform, descriptors, positive, negative,
+        infonce, n_images.
+    """
+    projector = model.method.projector
+    if not hasattr(projector, "embed"):
+        raise ValueError("projector_sensitivity needs a CASSLE model (a conditioned projector)")
+    images = as_float_images(images)
+    n, size = images.shape[0], images.shape[-1]
+    if n < 2:
+        raise ValueError(f"images needs at least 2 samples for negatives, got {n}")
+    device = module_device(model)
+    images = images.to(device)
+    identity = single_op_pipeline("crop", size, base, crop="center")
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            _, clean_params = identity(images)
+            clean = projector(model.backbone(images), clean_params)
+            rows = []
+            for index, group in enumerate(groups):
+                views, params = single_op_pipeline(group, size, base)(
+                    images, generator=torch.Generator(device=device).manual_seed(seed * 1000 + index))
+                y = model.backbone(views)
+                # Flip and grayscale are applied to every view here: another image's descriptor
+                # would be the same, so "mixed" reads "not applied" (the clean descriptor).
+                mixed = clean_params if group in ("flip", "grayscale") else params[torch.arange(n - 1, -1, -1)]
+                for mode, descriptor in (("matched", params), ("mixed", mixed)):
+                    pos, neg, nce = _pair_statistics(clean, projector(y, descriptor), temperature, batch_size)
+                    rows.append(dict(model=name, transform=group, descriptors=mode, positive=float(pos.mean()),
+                                     negative=float(neg.mean()), infonce=float(nce.mean()), n_images=n))
+    finally:
+        model.train(was_training)
     return pd.DataFrame(rows)
 
 

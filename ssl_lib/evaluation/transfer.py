@@ -77,7 +77,8 @@ def regression_targets(labels: dict[str, Tensor], task: str) -> Tensor:
 
 
 def transfer_table(features: dict[str, Tensor], data: TransferData, model: str, l2_grid=None,
-                   few_shot_episodes: int = 200, few_shot_task: str = "shape", seed: int = 0) -> pd.DataFrame:
+                   few_shot_episodes: int = 200, few_shot_task: str = "shape", seed: int = 0,
+                   protocol: str = "augself") -> pd.DataFrame:
     """Probe one model's features on every task.
 
     Args:
@@ -86,6 +87,8 @@ def transfer_table(features: dict[str, Tensor], data: TransferData, model: str, 
         model: the name put in the table's `model` column.
         l2_grid: probes' L2 grid (None: the papers' 45-point grid).
         few_shot_episodes: 5-way 1- and 5-shot episodes on the test split's `few_shot_task`.
+        protocol: the linear probe's (`linear_probe`): "augself" (AugSelf / CASSLE) or
+            "ericsson" (Ericsson et al.: 5-fold cross-validation).
     Returns:
         A DataFrame with columns model, task, kind ("linear", "ridge", "few-shot"), metric and value:
         top-1 and class-average accuracy for classification, R^2 for regression, accuracy with
@@ -94,7 +97,8 @@ def transfer_table(features: dict[str, Tensor], data: TransferData, model: str, 
     labels = data.labels  # the probes check the splits and name a missing one
     rows = []
     for task in CLASSIFICATION_TASKS:
-        result = linear_probe(features, {s: labels[s][task] for s in SPLITS}, l2_grid=l2_grid)
+        result = linear_probe(features, {s: labels[s][task] for s in SPLITS}, l2_grid=l2_grid, protocol=protocol,
+                              seed=seed)
         rows += [dict(model=model, task=task, kind="linear", metric="top1", value=result.top1),
                  dict(model=model, task=task, kind="linear", metric="balanced", value=result.balanced)]
     for task in REGRESSION_TASKS:

@@ -5,6 +5,7 @@
     runs          get_or_train: one folder per config, reused across notebooks
     results       record / recorder: what a notebook measured, on disk
     verdicts      paired claims over seeds and the fixed verdict rule
+    mechanisms    each paper's mechanism on one batch (the notebooks' teaching sections)
     runner        papermill over the notebooks (`python -m ssl_lib.reproduce`)
     html_report   the offline HTML report
     figures       plotly helpers

@@ -37,6 +37,7 @@ CONTROLS = {
     "grayscale": ("bool", False, None, None, None),
     "blur_sigma": ("float", 0.0, 0.0, 2.0, 0.05),  # 0 = no blur
     "solarize": ("bool", False, None, None, None),
+    "solarize_threshold": ("float", 0.5, 0.0, 1.0, 0.01),  # used when "solarize" is on
     "rotation_k": ("int", 0, 0, 3, 1),
 }
 # Colour jitter's op order (0 brightness, 1 contrast, 2 saturation, 3 hue); not a slider.
@@ -101,6 +102,9 @@ def params_from_settings(settings: dict, batch: int, source_size, pipeline: Augm
         grayscale=flags(s["grayscale"]),
         blur_sigma=torch.full((batch,), float(s["blur_sigma"]), device=device),
         solarize=flags(s["solarize"]),
+        # as a recipe records it: the threshold where solarized, 1.0 where not
+        solarize_threshold=torch.full((batch,), float(s["solarize_threshold"]) if s["solarize"] else 1.0,
+                                      device=device),
         rotation_k=torch.full((batch,), int(s["rotation_k"]), dtype=torch.long, device=device),
         color_shift=torch.zeros(batch, 3, device=device),
     )
@@ -117,7 +121,9 @@ def settings_from_params(params: AugParams, index: int = 0) -> dict:
         "crop_cy": (top + h / 2) / src_h, "crop_cx": (left + w / 2) / src_w,
         "flip": bool(p.flip[0]), "brightness": b, "contrast": c, "saturation": s, "hue": hue,
         "grayscale": bool(p.grayscale[0]), "blur_sigma": float(p.blur_sigma[0]),
-        "solarize": bool(p.solarize[0]), "rotation_k": int(p.rotation_k[0]),
+        "solarize": bool(p.solarize[0]),
+        "solarize_threshold": float(p.solarize_threshold[0]) if bool(p.solarize[0]) else CONTROLS["solarize_threshold"][1],
+        "rotation_k": int(p.rotation_k[0]),
         "jitter_order": tuple(int(v) for v in p.jitter_order[0]),
     }
 

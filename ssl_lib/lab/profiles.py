@@ -41,6 +41,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ssl_lib.data import spread_indices
+from ssl_lib.evaluation.probes import L2_GRID
 from ssl_lib.train.config import TrainConfig
 
 
@@ -61,11 +62,13 @@ class EvalSizes:
     probe_train / probe_test: labelled images for linear probes and kNN (synthetic splits).
     invariance_images: clean images per `measure_invariance` call; grid_points: values per
     transform grid (at most; the paper uses 256, `default_grids` 8-16).
-    groups / group_views / reference: `real_world_invariance` groups, renderings per group and
-    clean images for its whitening.  few_shot_episodes: N-way K-shot episodes.
+    groups / group_views: `real_world_invariance` groups and renderings per group.  reference:
+    clean images of the invariance whitening's separate reference set (at least 10 x the
+    feature dimension, as Ericsson et al. whiten with a whole validation set).
+    few_shot_episodes: N-way K-shot episodes.
     explorer_size: side of the photographs shown in notebook 01.
-    l2_grid: L2 penalties the linear and ridge probes select from on validation (None: the
-    papers' 45-point grid, docs/papers.md section 6).
+    l2_grid: L2 weights the linear and ridge probes select from (None: the papers' 45-point
+    grid; the cpu and smoke profiles use spread subsets of it, docs/papers.md section 6).
     downstream: real downstream datasets (`ssl_lib.evaluation.downstream`) that notebook 07 probes, read
     from the profile's ``data_root``; downstream_max: images kept per split (None: all).
     """
@@ -162,6 +165,11 @@ _SYNTHETIC = dict(dataset="synthetic", image_size=32, num_workers=0, backbone="s
 PROFILES: dict[str, Profile] = {}
 
 
+def papers_grid(points: int) -> tuple[float, ...]:
+    """`points` weights spread over the papers' L2 grid ``logspace(-6, 5, 45)``, ends included."""
+    return tuple(L2_GRID[i] for i in spread_indices(len(L2_GRID), points))
+
+
 def _register(profile: Profile) -> Profile:
     PROFILES[profile.name] = profile
     return profile
@@ -175,8 +183,8 @@ _register(Profile(
                progress=False),
     seeds=(0,),
     eval=EvalSizes(probe_train=512, probe_test=256, invariance_images=64, grid_points=3, groups=8,
-                   group_views=4, reference=128, few_shot_episodes=20, explorer_size=64,
-                   l2_grid=(1e-3, 1e-1, 10.0)),
+                   group_views=4, reference=640, few_shot_episodes=20, explorer_size=64,
+                   l2_grid=papers_grid(3)),
     device="cpu",
 ))
 
@@ -191,20 +199,23 @@ _register(Profile(
                progress=True),
     seeds=(0, 1, 2),
     eval=EvalSizes(probe_train=4096, probe_test=2048, invariance_images=256, grid_points=8, groups=64,
-                   group_views=8, reference=1024, few_shot_episodes=500, explorer_size=96,
-                   # 7 points keep each probe to about a second on one core (the papers' 45 at gpu scale)
-                   l2_grid=(1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0)),
+                   group_views=8, reference=1536, few_shot_episodes=500, explorer_size=96,
+                   # 7 of the papers' 45 weights keep each probe to seconds on one core (gpu: all 45)
+                   l2_grid=papers_grid(7)),
     device="cpu",
 ))
 
 _register(Profile(
     name="gpu",
     description="Paper scale: STL-10 (train+unlabeled) at 96 px, ResNet-18, 200 epochs, one GPU.",
-    train=dict(dataset="stl10", data_root="data", image_size=96, backbone="resnet18", cifar_stem=True,
-               n_val=5000, epochs=200, batch_size=256, warmup_epochs=10.0, num_workers=8, progress=True),
+    # AugSelf's STL-10 setup: torchvision's ImageNet stem at 96 px, SGD lr 0.03 x B / 256, wd 5e-4,
+    # cosine, no warm-up, 200 epochs; MoCo's queue of 65,536 keys (README, "gpu profile vs the papers").
+    train=dict(dataset="stl10", data_root="data", image_size=96, backbone="resnet18", cifar_stem=False,
+               n_val=5000, epochs=200, batch_size=256, base_lr=0.03, weight_decay=5e-4, warmup_epochs=0.0,
+               queue_size=65536, num_workers=8, progress=True),
     seeds=(0, 1, 2),
     eval=EvalSizes(probe_train=5000, probe_test=8000, invariance_images=1000, grid_points=16, groups=100,
-                   group_views=12, reference=2000, few_shot_episodes=2000, explorer_size=96,
+                   group_views=12, reference=5120, few_shot_episodes=2000, explorer_size=96,
                    downstream=("cifar10", "cifar100", "food101", "pets", "flowers102", "caltech101", "cars",
                                "aircraft", "dtd", "sun397")),
     device="cuda",

@@ -20,6 +20,7 @@ import json
 import shutil
 from pathlib import Path
 
+from ssl_lib.models.config import MODEL_REVISION
 from ssl_lib.train.config import NOT_TRAINING_FIELDS, TrainConfig
 from ssl_lib.train.run_dir import RunDir
 
@@ -31,8 +32,10 @@ def config_identity(cfg: TrainConfig) -> dict:
 
 
 def run_name(cfg: TrainConfig) -> str:
-    """``<method>-<recipe>-s<seed>-<10 hex digits>``; equal configs give equal names."""
-    digest = hashlib.sha256(json.dumps(config_identity(cfg), sort_keys=True).encode()).hexdigest()[:10]
+    """``<method>-<recipe>-s<seed>-<10 hex digits>``; equal configs of one `MODEL_REVISION` give
+    equal names."""
+    identity = {"model_revision": MODEL_REVISION, **config_identity(cfg)}
+    digest = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:10]
     return f"{cfg.method}-{cfg.recipe}-s{cfg.seed}-{digest}"
 
 

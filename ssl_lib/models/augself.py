@@ -2,13 +2,15 @@
 
 One MLP head per augmentation group reads the concatenated backbone features of two views,
 [y_a, y_b] (2C), and predicts d(t_a, t_b) from `ssl_lib.augment.augself_targets`. It is used
-symmetrically, on [y1, y2] and [y2, y1]; with a momentum method the second feature of each pair
-comes from the momentum backbone, as the authors do for MoCo. The auxiliary loss is
-sum_g lambda_g L_g with
-    crop, color, solarize: MSE(tanh(prediction), target)  (targets lie in [-1, 1]);
-    blur:                  MSE(prediction, sigma difference)  (sigma differences reach +-2, past tanh);
-    flip:                  BCE(logit, same-flip flag);
-    rotation:              cross-entropy over the 4 classes of (k_a - k_b) mod 4.
+symmetrically, on [y1, y2] and [y2, y1]; which y2 is the method's choice
+(`SSLMethod.augself_pairs_target`): as the authors' trainers, MoCo v2 pairs y1 with the momentum
+backbone's y2, every other method (BYOL included) with the online y2. The auxiliary loss is
+sum_g lambda_g L_g with, as the authors' trainers.py,
+    crop, color, blur, solarize: MSE(tanh(prediction), target)
+        (blur's target is the raw sigma difference, up to about +-1.9: tanh cannot reach
+        |d sigma| > 1, as in the authors' code);
+    flip:     BCE(logit, same-flip flag);
+    rotation: cross-entropy over the 4 classes of (k_a - k_b) mod 4.
 """
 
 from __future__ import annotations
@@ -83,16 +85,14 @@ class AugSelfHeads(nn.Module):
                 out[group] = F.cross_entropy(prediction, target)
             elif group == "flip":
                 out[group] = F.binary_cross_entropy_with_logits(prediction, target)
-            elif group == "blur":
-                out[group] = F.mse_loss(prediction, target)
-            else:
+            else:  # crop, color, blur, solarize
                 out[group] = F.mse_loss(torch.tanh(prediction), target)
         return out
 
     @torch.no_grad()
     def predict(self, y_a: Tensor, y_b: Tensor) -> dict[str, Tensor]:
         """Each head's prediction of d(t_a, t_b) in the targets' space, from features (B, C) of
-        the two views: tanh (crop, color, solarize), sigmoid (flip), raw (blur), class (rotation)."""
+        the two views: tanh (crop, color, blur, solarize), sigmoid (flip), class (rotation)."""
         pair = torch.cat([y_a, y_b], dim=1)
         out = {}
         for group, head in self.heads.items():
@@ -101,8 +101,6 @@ class AugSelfHeads(nn.Module):
                 out[group] = prediction.argmax(dim=1)
             elif group == "flip":
                 out[group] = torch.sigmoid(prediction)
-            elif group == "blur":
-                out[group] = prediction
             else:
                 out[group] = torch.tanh(prediction)
         return out

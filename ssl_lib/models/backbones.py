@@ -38,14 +38,15 @@ class Backbone(nn.Module):
             x = stage(x)
         return x.mean(dim=(2, 3))
 
-    def forward_stages(self, images: Tensor) -> dict[str, Tensor]:
-        """Globally pooled features after every stage: {name: (B, C_stage)}."""
+    def forward_stages(self, images: Tensor, pooled: bool = True) -> dict[str, Tensor]:
+        """Features after every stage: {name: (B, C_stage)} globally pooled, or with
+        ``pooled=False`` the whole feature map flattened, {name: (B, C_stage * H_stage * W_stage)}."""
         x = self.stem(images)
-        pooled = {}
+        out = {}
         for name, stage in self.stages.items():
             x = stage(x)
-            pooled[name] = x.mean(dim=(2, 3))
-        return pooled
+            out[name] = x.mean(dim=(2, 3)) if pooled else x.flatten(1)
+        return out
 
 
 def _resnet(name: str, cifar_stem: bool) -> Backbone:

@@ -3,12 +3,26 @@
 The projector g(y, e(d)) receives the backbone features y and an embedding e(d) of the view's
 descriptor d (`AugParams.descriptor(keys)`), so it can "explain away" what the augmentation
 changed and the backbone need not become invariant to it. The backbone never sees d; at
-evaluation time the backbone alone is used. Injections of e(d):
-    concat  g([y, e(d)])                              (the authors' default)
-    add     g(y + A e(d))
-    mul     g(y * (1 + A e(d)))                       (identity when A e(d) = 0)
-    hyper   a hypernetwork: the first projector layer's weight is generated per view,
-            W(d) = W0 + U diag(h(e(d))) V^T (rank = encoder width), so it scales to wide backbones.
+evaluation time the backbone alone is used.
+
+The augmentation encoder e is the authors' `load_mlp(num_layers=depth)`: (depth - 1) blocks of
+Linear(no bias)-BN-ReLU of `width`, then Linear(no bias)-BatchNorm1d(affine) with no final ReLU
+(README recipe: depth 6, width 64). Injections, as the authors' `AugProjector`:
+    concat   g([y, e(d)]), e(d) of `width`                           (proj-cat, their default)
+    add      g(y + e(d)), e(d) of the feature width C                  (proj-add)
+    mul      g(y * e(d)), e(d) of the feature width C, no 1 + or gate   (proj-mul)
+    hyper    the authors' hypernetwork (aug-treatment hn): e(d) has one output per weight and
+             bias of every projector layer, and each sample's projector is built from its own
+             e(d): h <- h W_l(d) + b_l(d), ReLU between layers, no BN, no static projector;
+             layer sizes C -> C -> ... -> out (the hidden width is the feature width C, the
+             method's hidden width and final BN are not used). Cost: the encoder's last Linear
+             has width x N weights and each step materialises B x N generated values, with
+             N = sum_l (in_l * out_l + out_l) (C = 2048, out 128, 2 layers: N = 4.5M, a 288M
+             parameter layer at width 64 and 4.6 GB per batch of 256 in float32), so it is meant
+             for small heads.
+    lowrank  our own variant, not the authors': a per-view low-rank correction of the first
+             projector layer only, W(d) = W0 + U diag(h(e(d))) V^T (rank = width), zero-
+             initialised so it starts as the plain projector; it scales to wide backbones.
 `descriptors="shuffled"` permutes descriptors across the batch: the sensitivity analysis' control
 (the projector is conditioned, but on the wrong view's parameters).
 """
@@ -22,16 +36,20 @@ from ssl_lib.augment import AugParams, DEFAULT_DESCRIPTOR_KEYS, descriptor_dim
 from ssl_lib.augment.params import validate_descriptor_keys
 from ssl_lib.models.heads import mlp
 
-INJECTIONS = ("concat", "add", "mul", "hyper")
+INJECTIONS = ("concat", "add", "mul", "hyper", "lowrank")
 DESCRIPTOR_MODES = ("matched", "shuffled")
 
 
-def augmentation_encoder(in_dim: int, depth: int, width: int) -> nn.Sequential:
-    """`depth` Linear-BN-ReLU blocks of `width` (the authors' recipe: depth 6, width 64)."""
+def augmentation_encoder(in_dim: int, depth: int, width: int, out_dim: int | None = None) -> nn.Sequential:
+    """The authors' `load_mlp(in_dim, width, out_dim, num_layers=depth, last_bn=True)`:
+    (depth - 1) x [Linear(no bias)-BN-ReLU] of `width`, then Linear(no bias) to `out_dim`
+    (default `width`) and BatchNorm1d(affine), with no ReLU at the end."""
+    out_dim = width if out_dim is None else out_dim
     layers, d = [], in_dim
-    for _ in range(depth):
+    for _ in range(depth - 1):
         layers += [nn.Linear(d, width, bias=False), nn.BatchNorm1d(width), nn.ReLU(inplace=True)]
         d = width
+    layers += [nn.Linear(d, out_dim, bias=False), nn.BatchNorm1d(out_dim)]
     return nn.Sequential(*layers)
 
 
@@ -53,17 +71,21 @@ class ConditionedProjector(nn.Module):
             raise ValueError(f"CASSLE encoder depth and width must be >= 1, got {depth}, {width}")
         self.keys = validate_descriptor_keys(keys)
         self.injection, self.descriptors = injection, descriptors
-        self.encoder = augmentation_encoder(descriptor_dim(self.keys), depth, width)
+        d_in = descriptor_dim(self.keys)
         dims = [in_dim] + [hidden] * (layers - 1) + [out_dim]
+        if injection == "hyper":
+            # One (in, out) weight and (out,) bias per layer, C -> C -> ... -> out_dim.
+            sizes = [in_dim] * layers + [out_dim]
+            self.layer_sizes = list(zip(sizes[:-1], sizes[1:]))
+            generated = sum(n_in * n_out + n_out for n_in, n_out in self.layer_sizes)
+            self.encoder = augmentation_encoder(d_in, depth, width, generated)
+            return
+        self.encoder = augmentation_encoder(d_in, depth, width, in_dim if injection in ("add", "mul") else width)
         if injection == "concat":
             self.net = mlp([in_dim + width] + dims[1:], bn_last)
         else:
             self.net = mlp(dims, bn_last)
-        if injection in ("add", "mul"):
-            self.to_features = nn.Linear(width, in_dim)
-            nn.init.zeros_(self.to_features.weight)  # starts as the plain projector
-            nn.init.zeros_(self.to_features.bias)
-        if injection == "hyper":
+        if injection == "lowrank":
             first = self.net[0]  # Linear(in_dim, dims[1]): its weight is W0
             self.u = nn.Parameter(torch.randn(first.out_features, width) / width ** 0.5)
             self.v = nn.Parameter(torch.randn(in_dim, width) / in_dim ** 0.5)
@@ -72,7 +94,9 @@ class ConditionedProjector(nn.Module):
             nn.init.zeros_(self.to_scales.bias)
 
     def embed(self, params: AugParams, device, dtype) -> Tensor:
-        """(B, width) embedding of the descriptors (shuffled across the batch in "shuffled" mode)."""
+        """(B, encoder output) embedding e(d) of the descriptors (shuffled across the batch in
+        "shuffled" mode): `width` for concat and lowrank, the feature width for add and mul, the
+        generated projector weights for hyper."""
         d = params.descriptor(self.keys).to(device=device, dtype=dtype)
         if self.descriptors == "shuffled":
             d = d[torch.randperm(d.shape[0], device=device)]
@@ -85,14 +109,30 @@ class ConditionedProjector(nn.Module):
         if self.injection == "concat":
             return self.net(torch.cat([features, e], dim=1))
         if self.injection == "add":
-            return self.net(features + self.to_features(e))
+            return self.net(features + e)
         if self.injection == "mul":
-            return self.net(features * (1 + self.to_features(e)))
-        # hyper: y W(d)^T = y W0^T + ((y V) * h) U^T, one low-rank correction per sample
+            return self.net(features * e)
+        if self.injection == "hyper":
+            return self._hyper(features, e)
+        # lowrank: y W(d)^T = y W0^T + ((y V) * h) U^T, one low-rank correction per sample
         first, rest = self.net[0], self.net[1:]
         h = self.to_scales(e)
         x = first(features) + ((features @ self.v) * h) @ self.u.T
         return rest(x)
+
+    def _hyper(self, features: Tensor, generated: Tensor) -> Tensor:
+        """The authors' AugProjector(hn).forward: per-sample bmm with the generated weights."""
+        batch = features.shape[0]
+        h, start = features.unsqueeze(1), 0
+        for index, (n_in, n_out) in enumerate(self.layer_sizes):
+            weight = generated[:, start:start + n_in * n_out].reshape(batch, n_in, n_out)
+            start += n_in * n_out
+            bias = generated[:, start:start + n_out].reshape(batch, 1, n_out)
+            start += n_out
+            h = torch.baddbmm(bias, h, weight)
+            if index != len(self.layer_sizes) - 1:
+                h = torch.relu(h)
+        return h.squeeze(1)
 
 
 def cassle_projector_factory(keys=DEFAULT_DESCRIPTOR_KEYS, injection="concat", depth=6, width=64,

@@ -41,8 +41,10 @@ class SSLModel(nn.Module):
         out = self.method(views1, views2, params1, params2)
         out["ssl_loss"] = out["loss"]
         if self.augself is not None:
-            # Momentum methods pair each online feature with the other view's momentum feature.
-            y2 = out["y2_target"] if out["y2_target"] is not None else out["y2"]
+            # As the authors' trainers: MoCo pairs the online y1 with the momentum y2 (no gradient
+            # through it); BYOL, SimSiam and SimCLR with the online y2 (`augself_pairs_target`).
+            use_target = getattr(self.method, "augself_pairs_target", False) and out["y2_target"] is not None
+            y2 = out["y2_target"] if use_target else out["y2"]
             aux, per_group = self.augself(out["y1"], y2, params1, params2)
             out["loss"] = out["loss"] + aux
             out.update({f"augself_{group}": value for group, value in per_group.items()})

@@ -19,6 +19,13 @@ from ssl_lib.models.methods import METHODS
 from ssl_lib.utils.checks import check_field_types
 
 
+# Raised whenever what a config *means* changes (revision 2: AugSelf's targets and feature pairing,
+# CASSLE's encoder and injections follow the authors' code). Run folders are named after the
+# config and this revision (ssl_lib.lab.runs.run_name), so a cached run of an older model is
+# never taken for the current one.
+MODEL_REVISION = 2
+
+
 @dataclass
 class ModelConfig:
     """What is trained: `backbone` (`backbone_width` for small_cnn, `cifar_stem` for ResNets),

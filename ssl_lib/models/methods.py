@@ -73,6 +73,9 @@ class SSLMethod(nn.Module):
     """
 
     has_target = False
+    # AugSelf pairs y1 with the momentum y2_target (True) or the online y2 (False): the authors'
+    # trainers use the momentum feature for MoCo only (BYOL, SimSiam, SimCLR use the online y2).
+    augself_pairs_target = False
 
     def __init__(self, backbone: nn.Module, spec: HeadSpec, projector_factory=plain_projector, feature_aug=None):
         super().__init__()
@@ -150,6 +153,8 @@ class SimCLR(PairLossMethod):
 
 class MoCoV2(MomentumMethod):
     """Symmetrised MoCo v2: each view's query against the other view's key and the queue."""
+
+    augself_pairs_target = True
 
     def build_heads(self) -> None:
         super().build_heads()
