@@ -19,9 +19,10 @@ import torch
 import torch.nn.functional as F
 from torch.testing import assert_close
 
-from ssl_lib.augment import AugParams, augself_targets, recipe
+from ssl_lib.augment import AugParams, augself_targets
 from ssl_lib.models import losses
 from ssl_lib.models.backbones import make_backbone
+from test_methods import batch as views  # two SimCLR views of random images and their params
 from ssl_lib.models.compose import build_model
 from ssl_lib.models.feature_aug import feature_aug_factory
 from ssl_lib.models.methods import METHODS, build_method
@@ -41,15 +42,6 @@ def fa_map(z):
     """A deterministic stand-in for FA: neither a rescaling (invisible to cosine losses and to a
     BatchNorm'd predictor) nor a per-dimension shift (removed by BatchNorm)."""
     return z.flip(1) + 0.5 * z
-
-
-def views(n=8, seed=0):
-    g = torch.Generator().manual_seed(seed)
-    images = torch.rand(n, 3, 32, 32, generator=g)
-    pipeline = recipe("simclr", 32)
-    v1, p1 = pipeline(images, g)
-    v2, p2 = pipeline(images, g)
-    return v1, v2, p1, p2
 
 
 def move_target(method):
