@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 
 from ssl_lib.data import NUM_CLASSES, REGRESSION_TARGETS, make_synthetic
-from ssl_lib.data.latents import CENTRE_RANGE, Latents, wrap_angle
+from ssl_lib.data.latents import DEFAULT_SCENE, Latents, get_scene, wrap_angle
 from ssl_lib.data.render import render
 from ssl_lib.data.synthetic import synthetic_latents
 
@@ -149,7 +149,7 @@ def test_position_and_scale_match_the_object_mask():
     size = 96
     images, labels = make_synthetic(48, size=size, seed=17)
     centres = (np.arange(size) + 0.5) / size
-    lo, hi = CENTRE_RANGE
+    lo, hi = get_scene(DEFAULT_SCENE).centre_range
     cells_agree = 0
     for i, img in enumerate(images):
         mask = object_mask(hsv_image(img))
@@ -190,3 +190,56 @@ def test_cuda_matches_cpu():
     b, lb = make_synthetic(256, seed=1, device="cuda")
     assert b.device.type == "cuda" and all(torch.equal(la[k], lb[k].cpu()) for k in la)
     assert (a - b.cpu()).abs().max() < 1e-3
+
+
+# -- scene designs -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", sorted(__import__("ssl_lib.data", fromlist=["SCENES"]).SCENES))
+def test_every_registered_design_renders_with_labels_in_its_own_classes(name):
+    design = get_scene(name)
+    images, labels = make_synthetic(2048, seed=1, scene=name)
+    assert images.shape == (2048, 3, 32, 32) and 0 <= images.min() and images.max() <= 1
+    for key, k in design.num_classes().items():
+        counts = torch.bincount(labels[key], minlength=k)
+        assert len(counts) == k and (counts > 0).all(), (name, key)
+    # the facing direction stays within max_tilt of horizontal
+    tilt = torch.minimum(labels["angle"].abs(), math.pi - labels["angle"].abs())
+    assert tilt.max() <= math.radians(design.max_tilt) + 1e-6
+    lo, hi = design.centre_range
+    assert labels["x"].min() >= lo and labels["x"].max() <= hi
+    lo, hi = design.scale_range
+    assert labels["scale"].min() >= lo and labels["scale"].max() <= hi
+
+
+def test_a_full_bin_hue_spread_makes_the_hue_uniform_and_flat_backgrounds_are_flat():
+    from ssl_lib.data.latents import SceneDesign
+
+    design = SceneDesign("test", colors=24, hue_spread=0.5 / 24, grating_amp=(0, 0), noise_amp=(0, 0))
+    images, labels = make_synthetic(4096, size=32, seed=2, scene=design)
+    # uniform on the circle: each tenth of it holds about a tenth of the hues
+    counts = torch.histc(labels["hue"], bins=10, min=0, max=1)
+    assert (counts - 409.6).abs().max() < 0.2 * 409.6
+    # no texture: the corner pixels (background for every object position here) of an image agree
+    corners = images[:, :, [0, 0, -1, -1], [0, -1, 0, -1]]
+    assert (corners.amax(dim=2) - corners.amin(dim=2)).max() < 1e-6
+
+
+def test_designs_share_the_random_stream():
+    # same seed: same shapes and facing sides under any design, so designs differ only in ranges
+    a = make_synthetic(256, seed=4, scene="textured")[1]
+    b = make_synthetic(256, seed=4, scene="flat-large-upright")[1]
+    assert torch.equal(a["shape"], b["shape"]) and torch.equal(a["orientation"], b["orientation"])
+
+
+def test_bad_designs_are_refused_by_name():
+    from ssl_lib.data.latents import SceneDesign
+
+    with pytest.raises(ValueError, match="unknown scene design 'nope'"):
+        make_synthetic(4, scene="nope")
+    with pytest.raises(ValueError, match="leave the frame"):
+        SceneDesign("x", centre_range=(0.2, 0.8), scale_range=(0.1, 0.3))
+    with pytest.raises(ValueError, match="max_tilt"):
+        SceneDesign("x", max_tilt=90)
+    with pytest.raises(ValueError, match="hue_spread"):
+        SceneDesign("x", colors=8, hue_spread=0.1)

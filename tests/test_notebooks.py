@@ -9,6 +9,8 @@ the recorded results are checked instead.
 """
 
 import json
+import math
+import re
 import statistics
 import subprocess
 from collections import Counter
@@ -16,11 +18,12 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from scipy import stats
 
 from ssl_lib.lab import experiments
 from ssl_lib.lab.results import merge_results, results_path
 from ssl_lib.lab.profiles import OVERRIDES, resolve
-from ssl_lib.lab.verdicts import VERDICTS, compare
+from ssl_lib.lab.verdicts import MIN_SEEDS, VERDICTS, compare
 from ssl_lib.lab.runner import NOTEBOOK_DIR, NotebookFailed, list_notebooks, notebook_parameters, reproduce, run_notebook
 from ssl_lib.lab.runs import is_finished, run_name
 
@@ -32,7 +35,23 @@ CLAIMS_02 = {"spatial transforms": ("Spatial", "Appearance"), "colour transforms
              "viewpoint": ("Spatial", "Appearance"), "lighting": ("Appearance", "Spatial")}
 # What notebook 08 gathers, and the columns of a claim row.
 REPORT_SOURCES = ("02_invariance", "03_methods", "04_augself", "05_cassle", "06_feature_aug", "07_transfer")
-CLAIM_COLUMNS = ("paper", "claim", "quantity", "measured", "difference", "seeds_agreeing", "verdict")
+CLAIM_COLUMNS = ("paper", "claim", "quantity", "measured", "difference", "detectable", "seeds_agreeing", "verdict")
+
+
+def _interval(values):
+    """"+mean [low, high]": the paired difference's mean and 95% t interval (scipy's t-test)."""
+    mean = statistics.fmean(values)
+    if len(values) < 2:
+        return f"{mean:+.3f} [n/a, n/a]"
+    ci = stats.ttest_1samp(values, 0.0).confidence_interval(0.95)
+    return f"{mean:+.3f} [{ci.low:+.3f}, {ci.high:+.3f}]"
+
+
+def _parse_interval(text):
+    """The numbers of an `_interval` string: (mean, low, high), NaN for "n/a"."""
+    mean, low, high = re.fullmatch(r"([-+][\d.]+) \[(\S+), (\S+)\]", text).groups()
+    number = lambda s: math.nan if s == "n/a" else float(s)
+    return float(mean), number(low), number(high)
 
 
 def _pm(values):
@@ -149,7 +168,7 @@ def test_smoke_results_of_01_and_02(smoke_run):
         treatment = [r[quantity] for r in scores if r["model"] == winner]
         control = [r[quantity] for r in scores if r["model"] == loser]
         assert claim["measured"] == f"{winner}: {_pm(treatment)} vs {loser}: {_pm(control)}"
-        assert claim["difference"] == _pm([t - c for t, c in zip(treatment, control)])
+        assert claim["difference"] == _interval([t - c for t, c in zip(treatment, control)])
         wins = sum(t > c for t, c in zip(treatment, control))
         assert claim["seeds_agreeing"] == f"{wins}/{len(treatment)}"
         assert claim["verdict"] == compare(treatment, control)["verdict"]
@@ -166,17 +185,15 @@ def test_every_claim_of_the_report_has_a_verdict_by_the_rule(smoke_run):
     assert report["claims"] and report["claims"] == expected
     for claim in report["claims"]:  # the verdict rule, applied to the recorded pieces
         wins, seeds = map(int, claim["seeds_agreeing"].split("/"))
-        diff = float(claim["difference"].split(" ± ")[0])
-        if seeds < 2:
+        _, low, high = _parse_interval(claim["difference"])
+        if seeds < MIN_SEEDS:
             assert claim["verdict"] == "inconclusive", claim
         elif claim["verdict"] == "reproduced":
-            assert diff >= 0 and wins == seeds, claim
-        elif claim["verdict"] == "partly reproduced":
-            assert diff >= 0 and wins < seeds, claim
+            assert low >= 0 and wins == seeds, claim  # printed bounds are rounded
         elif claim["verdict"] == "not reproduced":
-            assert diff <= 0, claim
+            assert high <= 0 and wins == 0, claim
         else:
-            assert claim["verdict"] == "inconclusive", claim
+            assert claim["verdict"] == "inconclusive" and low <= 0 <= high, claim
     counts = Counter((c["paper"], c["verdict"]) for c in report["claims"])
     assert {r["paper"] for r in report["verdict_counts"]} == {c["paper"] for c in report["claims"]}
     for row in report["verdict_counts"]:

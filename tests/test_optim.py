@@ -1,4 +1,4 @@
-"""LARS against its formula; the warm-up + cosine schedule at known points."""
+"""LARS and AdamW against their formulas; the warm-up + cosine schedule at known points."""
 
 import math
 
@@ -33,3 +33,17 @@ def test_warmup_then_cosine():
     assert math.isclose(warmup_cosine(55, 100, 10), 0.5)
     assert warmup_cosine(100, 100, 10) == 0.0
     assert warmup_cosine(5, 100, 0) == 0.5 * (1 + math.cos(math.pi * 5 / 100))
+
+
+def test_adamw_decays_weights_only_and_steps_like_its_formula():
+    model = torch.nn.Linear(2, 1)
+    opt = build_optimizer("adamw", model, lr=0.1, weight_decay=0.5, momentum=0.9)
+    assert isinstance(opt, torch.optim.AdamW)
+    assert [g["weight_decay"] for g in opt.param_groups] == [0.5, 0.0] and "lars" not in opt.param_groups[1]
+    w0 = model.weight.detach().clone()
+    model.weight.grad = torch.tensor([[2.0, -3.0]])
+    model.bias.grad = torch.tensor([1.0])
+    opt.step()
+    # First Adam step: m / sqrt(v) = sign(g); decoupled decay shrinks w by lr * wd first.
+    expected = w0 * (1 - 0.1 * 0.5) - 0.1 * torch.tensor([[1.0, -1.0]])
+    assert torch.allclose(model.weight.detach(), expected, atol=1e-6)

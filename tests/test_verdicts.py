@@ -1,29 +1,58 @@
-"""The verdict rule on hand-made per-seed values."""
+"""The verdict rule on hand-made per-seed values; its interval and detectable effect against
+scipy's t-test and a simulation."""
 
+import numpy as np
 import pytest
+from scipy import stats
 
-from ssl_lib.lab.verdicts import claim_row, claims_table, compare, pm
+from ssl_lib.lab.verdicts import claim_row, claims_table, compare, detectable_shift, pm
 
 
 def test_verdicts_follow_the_rule():
+    # d = 0.1, 0.1, 0.05: the whole interval above zero
     assert compare([0.8, 0.9, 0.85], [0.7, 0.8, 0.8])["verdict"] == "reproduced"
-    assert compare([0.8, 0.7, 0.95], [0.7, 0.8, 0.8])["verdict"] == "partly reproduced"
+    # d = 0.1, -0.1, 0.15: the mean favours the claim but the interval straddles zero
+    assert compare([0.8, 0.7, 0.95], [0.7, 0.8, 0.8])["verdict"] == "inconclusive"
     assert compare([0.6, 0.7, 0.65], [0.7, 0.8, 0.8])["verdict"] == "not reproduced"
+    # a large difference on too few seeds gives no verdict
     assert compare([0.9], [0.1])["verdict"] == "inconclusive"
-    assert compare([0.80, 0.81], [0.80, 0.80], tolerance=0.01)["verdict"] == "inconclusive"
-    assert compare([1.0, 2.0], [2.0, 3.0], higher_is_better=False)["verdict"] == "reproduced"
+    assert compare([0.9, 0.91], [0.1, 0.1])["verdict"] == "inconclusive"
+    assert compare([1.0, 2.0, 3.0], [2.0, 3.1, 4.2], higher_is_better=False)["verdict"] == "reproduced"
 
 
-def test_statistics_by_hand():
+def test_statistics_by_hand_and_against_scipy():
     r = compare([1.0, 3.0], [0.0, 0.0])
     assert r["treatment_mean"] == 2.0 and r["treatment_std"] == pytest.approx(2 ** 0.5)
     assert r["diff_mean"] == 2.0 and r["wins"] == 2 and r["seeds"] == 2
+    d = np.array([0.03, -0.01, 0.05, 0.02])
+    r = compare(d + 0.5, np.full(4, 0.5))
+    ci = stats.ttest_1samp(d, 0.0).confidence_interval(0.95)
+    assert (r["ci_low"], r["ci_high"]) == pytest.approx((ci.low, ci.high))
+    # by hand: mean 0.0225, sd 0.025, t_0.975(3) = 3.182446
+    assert r["ci_low"] == pytest.approx(0.0225 - 3.182446 * 0.025 / 2, abs=1e-6)
+    assert r["verdict"] == "inconclusive"
+
+
+def test_the_detectable_effect_is_found_with_80_percent_power():
+    # Simulate paired experiments whose true mean difference is the detectable shift: a two-sided
+    # t-test at 5% rejects in about 80% of them.
+    rng = np.random.default_rng(0)
+    for n in (3, 5):
+        d = rng.normal(detectable_shift(n) / np.sqrt(n), 1.0, size=(40_000, n))
+        p = stats.ttest_1samp(d, 0.0, axis=1).pvalue
+        assert (p < 0.05).mean() == pytest.approx(0.80, abs=0.01)
+    assert detectable_shift(200) == pytest.approx(1.960 + 0.842, abs=0.02)  # the normal limit
+    assert np.isnan(compare([1.0, 2.0], [0.0, 0.5])["detectable"])
 
 
 def test_rows_and_errors():
-    row = claim_row("AugSelf", "helps colour", "colour top-1", "+AugSelf", "SimCLR", compare([0.5, 0.6], [0.4, 0.5]))
-    assert row["measured"] == "+AugSelf: 0.550 ± 0.071 vs SimCLR: 0.450 ± 0.071"
-    assert row["seeds_agreeing"] == "2/2" and row["verdict"] == "reproduced"
+    row = claim_row("AugSelf", "helps colour", "colour top-1", "+AugSelf", "SimCLR",
+                    compare([0.5, 0.6, 0.55], [0.4, 0.5, 0.5]))
+    assert row["measured"] == "+AugSelf: 0.550 ± 0.050 vs SimCLR: 0.467 ± 0.058"
+    # d = 0.1, 0.1, 0.05: mean 0.0833, sd 0.0289, half-width 4.3027 * 0.0289 / sqrt(3) = 0.0717
+    assert row["difference"] == "+0.083 [+0.012, +0.155]"
+    assert row["detectable"] == f"{5.6535 * 0.028868 / 3 ** 0.5:.3f}"
+    assert row["seeds_agreeing"] == "3/3" and row["verdict"] == "reproduced"
     assert list(claims_table([row]).columns)[-1] == "verdict"
     assert pm(float("nan"), 0.0) == "n/a"
     with pytest.raises(ValueError, match="same non-empty"):
@@ -36,12 +65,12 @@ def test_load_claims_from_recorded_results(tmp_path):
     from ssl_lib.lab.verdicts import load_claims, verdict_counts
     from ssl_lib.lab.results import record
 
-    row = claim_row("CASSLE", "c", "q", "a", "b", compare([2.0, 3.0], [1.0, 1.0]))
+    row = claim_row("CASSLE", "c", "q", "a", "b", compare([2.0, 3.0, 2.5], [1.0, 1.0, 1.0]))
     record("claims", claims_table([row]), output=tmp_path, notebook="05_cassle")
     record("other", 1, output=tmp_path, notebook="06_feature_aug")
     claims = load_claims(tmp_path, ["05_cassle", "06_feature_aug"])
     assert claims.notebook.tolist() == ["05_cassle"] and claims.verdict.tolist() == ["reproduced"]
-    assert verdict_counts(claims).loc["CASSLE"].tolist() == [1, 0, 0, 0]
+    assert verdict_counts(claims).loc["CASSLE"].tolist() == [1, 0, 0]
     with pytest.raises(FileNotFoundError, match=r"\['07_transfer'\]"):
         load_claims(tmp_path, ["05_cassle", "07_transfer"])
 
@@ -59,12 +88,13 @@ def test_paired_claim_by_hand():
     from ssl_lib.lab.verdicts import paired_claim
 
     row = paired_claim("P", "a beats b", "top-1", _frame(), "a", "b")
-    # a - b per seed: 0.10, -0.05, 0.20 -> mean 0.0833, sample std 0.1258; a: 0.600 +- 0.100; b: 0.517 +- 0.126
+    # a - b per seed: 0.10, -0.05, 0.20 -> mean 0.0833, sample std 0.1258, half-width 4.3027 * 0.1258 / sqrt(3);
+    # a: 0.600 +- 0.100; b: 0.517 +- 0.126
     assert row == dict(paper="P", claim="a beats b", quantity="top-1",
-                       measured="a: 0.600 ± 0.100 vs b: 0.517 ± 0.126", difference="0.083 ± 0.126",
-                       seeds_agreeing="2/3", verdict="partly reproduced")
+                       measured="a: 0.600 ± 0.100 vs b: 0.517 ± 0.126", difference="+0.083 [-0.229, +0.396]",
+                       detectable="0.411", seeds_agreeing="2/3", verdict="inconclusive")
     lower = paired_claim("P", "b below a", "cosine", _frame(), "b", "a", higher_is_better=False)
-    assert lower["difference"] == "0.083 ± 0.126" and lower["seeds_agreeing"] == "2/3"
+    assert lower["difference"] == "+0.083 [-0.229, +0.396]" and lower["seeds_agreeing"] == "2/3"
 
 
 def test_paired_claim_pairs_only_common_seeds_and_given_seeds():
@@ -77,7 +107,7 @@ def test_paired_claim_pairs_only_common_seeds_and_given_seeds():
     row = paired_claim("P", "t", "q", per_seed, "a", "c")
     assert row["measured"] == "a: 0.550 ± 0.071 vs c: 0.150 ± 0.071" and row["seeds_agreeing"] == "2/2"
     first = paired_claim("P", "t", "q", per_seed, "a", "b", seeds=[0])
-    assert first["difference"] == "0.100 ± 0.000" and first["verdict"] == "inconclusive"
+    assert first["difference"] == "+0.100 [n/a, n/a]" and first["verdict"] == "inconclusive"
     with pytest.raises(KeyError):
         paired_claim("P", "t", "q", per_seed, "a", "c", seeds=[0, 1, 2])
     # the same values as a pivot (one column per model, NaN where c lacks a seed) and as a mapping
@@ -95,12 +125,12 @@ def test_paired_claim_pairs_only_common_seeds_and_given_seeds():
 def test_paired_claim_with_a_margin():
     from ssl_lib.lab.verdicts import paired_claim
 
-    per_seed = {"new": [0.70, 0.71], "old": [0.71, 0.72]}
+    per_seed = {"new": [0.70, 0.71, 0.72], "old": [0.71, 0.72, 0.73]}
     row = paired_claim("P", "keeps it", "shape top-1", per_seed, "new", "old", margin=0.02)
-    # (new + 0.02) - old = 0.01, 0.01; measured shows the plain mean of new
+    # (new + 0.02) - old = 0.01 on every seed; measured shows the plain mean of new
     assert row["quantity"] == "shape top-1 (+0.02 margin)"
-    assert row["measured"] == "new: 0.705 ± 0.007 vs old: 0.715 ± 0.007"
-    assert row["difference"] == "0.010 ± 0.000" and row["verdict"] == "reproduced"
+    assert row["measured"] == "new: 0.710 ± 0.010 vs old: 0.720 ± 0.010"
+    assert row["difference"] == "+0.010 [+0.010, +0.010]" and row["verdict"] == "reproduced"
     assert paired_claim("P", "keeps it", "shape top-1", per_seed, "new", "old")["verdict"] == "not reproduced"
 
 

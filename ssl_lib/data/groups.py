@@ -19,7 +19,7 @@ import torch
 
 from ssl_lib.utils.checks import check_choice, check_device, check_image_dtype, check_positive_int, check_seed
 
-from .latents import SIZES, SPLITS, CENTRE_RANGE, SCALE_RANGE, Latents, keyed_generator, labels_from_latents, wrap_angle
+from .latents import DEFAULT_SCENE, SIZES, SPLITS, Latents, SceneDesign, get_scene, keyed_generator, labels_from_latents, wrap_angle
 from .render import render
 from .synthetic import synthetic_latents
 
@@ -28,16 +28,16 @@ VIEWPOINT_FACTORS = ("x", "y", "scale", "angle")
 LIGHTING_FACTORS = ("gain", "temperature", "shade_angle", "shade_strength")
 
 
-def _vary_viewpoint(lat: Latents, g: torch.Generator) -> Latents:
+def _vary_viewpoint(lat: Latents, g: torch.Generator, design: SceneDesign) -> Latents:
     n = len(lat)
 
     def uniform(lo, hi):
         return torch.rand(n, generator=g) * (hi - lo) + lo
 
     return lat.replace(
-        x=uniform(*CENTRE_RANGE),
-        y=uniform(*CENTRE_RANGE),
-        scale=uniform(*SCALE_RANGE),
+        x=uniform(*design.centre_range),
+        y=uniform(*design.centre_range),
+        scale=uniform(*design.scale_range),
         angle=wrap_angle(uniform(0.0, 2 * math.pi)),
     )
 
@@ -61,6 +61,7 @@ def make_groups(
     split: str = "test",
     device="cpu",
     dtype=torch.float32,
+    scene=DEFAULT_SCENE,
 ):
     """Render ``n_groups`` groups of ``views`` renderings that differ only in ``change``.
 
@@ -72,7 +73,7 @@ def make_groups(
         seed, split: the group's base scenes are ``synthetic_latents(G, seed, split)``, i.e.
             the first G scenes of :func:`make_synthetic` with the same arguments; the per-view
             changes come from a separate stream of the same seed.
-        device, dtype: as in :func:`make_synthetic`.
+        device, dtype, scene: as in :func:`make_synthetic`.
     Returns:
         images: (G, K, 3, size, size) tensor of ``dtype`` on ``device``.
         fixed: dict of (G,) tensors, the labels held fixed within each group (every label
@@ -90,14 +91,15 @@ def make_groups(
     check_image_dtype(dtype)
     device = check_device(device)
 
-    base = synthetic_latents(g_count, seed, split)
+    design = get_scene(scene)
+    base = synthetic_latents(g_count, seed, split, design)
     lat = base.map(lambda t: t.repeat_interleave(k, dim=0))
     # A 4-word key never collides with the 3-word scene keys: views are independent of scenes.
     gen = keyed_generator(seed, SPLITS.index(split), 0, 1 + CHANGES.index(change))
-    lat = _vary_viewpoint(lat, gen) if change == "viewpoint" else _vary_lighting(lat, gen)
+    lat = _vary_viewpoint(lat, gen, design) if change == "viewpoint" else _vary_lighting(lat, gen)
 
     images = render(lat, size, device, dtype).reshape(g_count, k, 3, size, size)
-    labels = labels_from_latents(lat)
+    labels = labels_from_latents(lat, design)
     if change == "viewpoint":
         varying_keys = (*VIEWPOINT_FACTORS, "position", "size", "orientation")
     else:

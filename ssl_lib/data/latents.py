@@ -1,13 +1,15 @@
 """Latent factors of the synthetic scenes: sampling, labels, and the mirror map.
 
-A scene is one object over a textured background.  Its factors map onto the standard SSL
-augmentations, so each augmentation's invariance has a task that pays for it:
+A scene is one object over a background.  Its factors map onto the standard SSL augmentations,
+so each augmentation's invariance has a task that pays for it.  The ranges they are drawn from
+form a `SceneDesign`; :data:`SCENES` holds the designs measured in benchmarks/RESULTS.md, and
+:data:`DEFAULT_SCENE` is the one every profile trains and probes on.
 
 ==============  ===========================================  ==========================
 label key       meaning                                      destroyed by
 ==============  ===========================================  ==========================
 ``shape``       8 classes, :data:`shapes.SHAPE_NAMES`        (nothing: the SSL target)
-``color``       8 hue classes, centres at k/8 of the circle  colour jitter (hue)
+``color``       hue classes (the design's), centres at k/K   colour jitter (hue)
 ``position``    3x3 cell of the object centroid, row-major   crop (translation)
 ``orientation`` 0 = facing left, 1 = facing right            horizontal flip
 ``size``        3 bins of the bounding radius (small..large) crop (rescaling)
@@ -25,8 +27,9 @@ label is the opposite one.  A perfectly flip-invariant encoder maps both to the 
 and so can do no better than chance (50 %) on this label, while shape, colour, size and
 position survive the flip; angle bins that a mirror maps onto themselves would blunt that
 tension, and chiral shapes would make flipped images out-of-distribution.  To keep the label
-well posed, the facing direction is tilted at most 60 degrees from horizontal, leaving a 60
-degree margin around the ambiguous up/down directions.
+well posed, the facing direction is tilted at most ``max_tilt`` degrees from horizontal (60 in
+the first design, 20 in the upright ones), leaving a margin around the ambiguous up/down
+directions.
 
 All sampling happens on the CPU with a ``torch.Generator`` so that the same seed gives the
 same scenes on every device; only rendering runs on the target device.
@@ -44,29 +47,94 @@ from .shapes import NUM_SHAPES
 SPLITS = ("train", "val", "test")
 SIZES = (32, 64, 96)  # the image sizes the renderer supports
 
-NUM_COLOURS = 8
-NUM_BACKGROUNDS = 4
+NOISE_GRID = 8  # background value noise is an 8x8 grid, upsampled: independent of the image size
 POSITION_CELLS = 3  # per axis
 NUM_SIZES = 3
-HUE_SPREAD = 0.02  # within-class hue half-width, well inside the 1/16 half-gap to the next class
-CENTRE_RANGE = (0.3, 0.7)  # centroid range; with SCALE_RANGE[1] <= 0.3 objects never leave the frame
-SCALE_RANGE = (0.15, 0.3)
-MAX_TILT = math.radians(60.0)
-NOISE_GRID = 8  # background value noise is an 8x8 grid, upsampled: independent of the image size
+NUM_BACKGROUNDS = 4
 
-#: Number of classes of every discrete label returned by :func:`labels_from_latents`.
-NUM_CLASSES = {
-    "shape": NUM_SHAPES,
-    "color": NUM_COLOURS,
-    "position": POSITION_CELLS**2,
-    "orientation": 2,
-    "size": NUM_SIZES,
-    "background": NUM_BACKGROUNDS,
+
+@dataclass(frozen=True)
+class SceneDesign:
+    """One design of the synthetic distribution: the ranges its factors are drawn from.
+
+    colors: hue classes of the ``color`` label (centres at k / colors of the hue circle).
+    hue_spread: within-class half-width of the object hue; ``0.5 / colors`` makes the hue uniform
+        on the circle (every class a full bin), smaller values leave gaps between classes.
+    bg_hue_spread: the same for the 4 background hue classes (0.125: uniform).
+    centre_range: range of the centroid's x and y (image units); scale_range: of the bounding
+        radius. ``centre_range[0] >= scale_range[1]`` keeps every object inside the frame.
+    bg_sat, bg_val: background saturation and value ranges; grating_amp, noise_amp: amplitude
+        ranges of the background grating and value noise ((0, 0): a flat background).
+    Every design draws the same random numbers in the same order, so the same seed gives the same
+    shapes, orientations and noise grids under any design.
+    """
+
+    name: str
+    colors: int = 8
+    hue_spread: float = 0.02
+    bg_hue_spread: float = 0.04
+    centre_range: tuple[float, float] = (0.3, 0.7)
+    scale_range: tuple[float, float] = (0.15, 0.3)
+    bg_sat: tuple[float, float] = (0.3, 0.5)
+    bg_val: tuple[float, float] = (0.3, 0.5)
+    grating_amp: tuple[float, float] = (0.1, 0.25)
+    noise_amp: tuple[float, float] = (0.1, 0.25)
+    max_tilt: float = 60.0
+
+    def __post_init__(self):
+        if not (isinstance(self.colors, int) and self.colors >= 2):
+            raise ValueError(f"SceneDesign.colors must be an int >= 2, got {self.colors!r}")
+        if not 0 <= self.hue_spread <= 0.5 / self.colors:
+            raise ValueError(f"SceneDesign.hue_spread must lie in [0, 0.5 / colors], got {self.hue_spread}")
+        for name in ("centre_range", "scale_range", "bg_sat", "bg_val", "grating_amp", "noise_amp"):
+            lo, hi = getattr(self, name)
+            if not 0 <= lo <= hi <= 1:
+                raise ValueError(f"SceneDesign.{name} must be an ordered pair in [0, 1], got {(lo, hi)}")
+        if not 0 <= self.max_tilt < 90:
+            raise ValueError(f"SceneDesign.max_tilt must lie in [0, 90) degrees, got {self.max_tilt}")
+        if self.centre_range[0] < self.scale_range[1] or self.centre_range[1] > 1 - self.scale_range[1]:
+            raise ValueError(f"SceneDesign {self.name!r}: objects of radius {self.scale_range[1]} at centres "
+                             f"{self.centre_range} leave the frame")
+
+    def num_classes(self) -> dict[str, int]:
+        """Number of classes of every discrete label of this design."""
+        return {"shape": NUM_SHAPES, "color": self.colors, "position": POSITION_CELLS**2, "orientation": 2,
+                "size": NUM_SIZES, "background": NUM_BACKGROUNDS}
+
+
+#: The designs measured in benchmarks/RESULTS.md ("The embedded default's design").
+_FLAT = dict(colors=24, hue_spread=0.5 / 24, bg_hue_spread=0.125, bg_sat=(0.0, 0.3), bg_val=(0.2, 0.6),
+             grating_amp=(0.0, 0.0), noise_amp=(0.0, 0.0))
+SCENES = {
+    # Small objects (radius 0.15-0.3) tilted up to 60 degrees over textured backgrounds (gratings
+    # and value noise), 8 hue classes with gaps between them: the first default.
+    "textured": SceneDesign("textured"),
+    # Flat, weakly coloured backgrounds (no texture to match views by), hue uniform on the circle
+    # in 24 classes (finer than the colour jitter's hue range, so colour jitter costs colour).
+    "flat": SceneDesign("flat", **_FLAT),
+    # ... with objects of radius 0.25-0.4 near the centre, so that crops keep part of the object.
+    "flat-large": SceneDesign("flat-large", **_FLAT, centre_range=(0.4, 0.6), scale_range=(0.25, 0.4)),
+    # ... facing left or right within 20 degrees of horizontal: less rotation for a small CNN to
+    # absorb before shapes separate.
+    "flat-large-upright": SceneDesign("flat-large-upright", **_FLAT, centre_range=(0.4, 0.6),
+                                      scale_range=(0.25, 0.4), max_tilt=20.0),
 }
+DEFAULT_SCENE = "textured"
+
+
+def get_scene(scene) -> SceneDesign:
+    """A registered design by name (or a `SceneDesign`, returned as is); ValueError naming the known ones."""
+    if isinstance(scene, SceneDesign):
+        return scene
+    if not isinstance(scene, str) or scene not in SCENES:
+        raise ValueError(f"unknown scene design {scene!r}; known: {sorted(SCENES)}")
+    return SCENES[scene]
+
+
+#: Number of classes of every discrete label of the default design.
+NUM_CLASSES = SCENES[DEFAULT_SCENE].num_classes()
 #: Continuous regression targets returned by :func:`labels_from_latents`.
 REGRESSION_TARGETS = ("x", "y", "scale", "angle", "hue")
-
-
 @dataclass(frozen=True)
 class Latents:
     """Every factor of N scenes, one tensor per field, first dimension N.
@@ -128,45 +196,47 @@ def _uniform(g, n, lo, hi):
     return torch.rand(n, generator=g) * (hi - lo) + lo
 
 
-def sample_facing_angle(n: int, g: torch.Generator) -> torch.Tensor:
-    """(n,) facing angles: left or right with equal odds, tilted by at most ``MAX_TILT``."""
-    tilt = _uniform(g, n, -MAX_TILT, MAX_TILT)
+def sample_facing_angle(n: int, g: torch.Generator, max_tilt: float) -> torch.Tensor:
+    """(n,) facing angles: left or right with equal odds, tilted by at most ``max_tilt`` radians."""
+    tilt = _uniform(g, n, -max_tilt, max_tilt)
     left = torch.rand(n, generator=g) < 0.5
     return wrap_angle(torch.where(left, math.pi - tilt, tilt))
 
 
-def sample_latents(n: int, g: torch.Generator) -> Latents:
-    """Draw ``n`` scenes from the default distribution with generator ``g`` (CPU).
+def sample_latents(n: int, g: torch.Generator, scene=DEFAULT_SCENE) -> Latents:
+    """Draw ``n`` scenes of design ``scene`` (a name of `SCENES` or a `SceneDesign`) with
+    generator ``g`` (CPU).
 
     Returns a :class:`Latents` of float32 fields (``shape`` int64, ``noise`` (n, 8, 8)) with
     neutral lighting.  The draw order is fixed, so a generator state fixes the scenes.
     """
-    colour = torch.randint(NUM_COLOURS, (n,), generator=g)
-    hue = torch.remainder(colour / NUM_COLOURS + _uniform(g, n, -HUE_SPREAD, HUE_SPREAD), 1.0)
+    d = get_scene(scene)
+    colour = torch.randint(d.colors, (n,), generator=g)
+    hue = torch.remainder(colour / d.colors + _uniform(g, n, -d.hue_spread, d.hue_spread), 1.0)
     bg_class = torch.randint(NUM_BACKGROUNDS, (n,), generator=g)
-    bg_hue = torch.remainder(bg_class / NUM_BACKGROUNDS + _uniform(g, n, -0.04, 0.04), 1.0)
+    bg_hue = torch.remainder(bg_class / NUM_BACKGROUNDS + _uniform(g, n, -d.bg_hue_spread, d.bg_hue_spread), 1.0)
     direction = torch.rand(n, generator=g) * 2 * math.pi
     freq = _uniform(g, n, 2.0, 6.0) * 2 * math.pi  # 2..6 cycles per image side
     return Latents(
         shape=torch.randint(NUM_SHAPES, (n,), generator=g),
-        x=_uniform(g, n, *CENTRE_RANGE),
-        y=_uniform(g, n, *CENTRE_RANGE),
-        scale=_uniform(g, n, *SCALE_RANGE),
-        angle=sample_facing_angle(n, g),
+        x=_uniform(g, n, *d.centre_range),
+        y=_uniform(g, n, *d.centre_range),
+        scale=_uniform(g, n, *d.scale_range),
+        angle=sample_facing_angle(n, g, math.radians(d.max_tilt)),
         hue=hue,
         # Saturated, bright objects over desaturated, dark backgrounds: the object stays
         # separable from the background under any hue pairing.
         sat=_uniform(g, n, 0.75, 1.0),
         val=_uniform(g, n, 0.8, 1.0),
         bg_hue=bg_hue,
-        bg_sat=_uniform(g, n, 0.3, 0.5),
-        bg_val=_uniform(g, n, 0.3, 0.5),
+        bg_sat=_uniform(g, n, *d.bg_sat),
+        bg_val=_uniform(g, n, *d.bg_val),
         grating_kx=freq * torch.cos(direction),
         grating_ky=freq * torch.sin(direction),
         grating_phase=torch.rand(n, generator=g) * 2 * math.pi,
-        grating_amp=_uniform(g, n, 0.1, 0.25),
+        grating_amp=_uniform(g, n, *d.grating_amp),
         noise=torch.rand(n, NOISE_GRID, NOISE_GRID, generator=g) * 2 - 1,
-        noise_amp=_uniform(g, n, 0.1, 0.25),
+        noise_amp=_uniform(g, n, *d.noise_amp),
         gain=torch.ones(n),
         temperature=torch.zeros(n),
         shade_angle=torch.zeros(n),
@@ -178,22 +248,23 @@ def _bin(value: torch.Tensor, lo: float, hi: float, bins: int) -> torch.Tensor:
     return ((value - lo) / (hi - lo) * bins).floor().clamp(0, bins - 1).long()
 
 
-def labels_from_latents(lat: Latents) -> dict[str, torch.Tensor]:
+def labels_from_latents(lat: Latents, scene=DEFAULT_SCENE) -> dict[str, torch.Tensor]:
     """Labels of the scenes, computed from the continuous latents (so mirrored or re-posed
-    latents get consistent labels).
+    latents get consistent labels) with the bins of design ``scene``.
 
     Returns a dict of (N,) tensors: int64 class labels ``shape, colour, position,
-    orientation, size, background`` (class counts in :data:`NUM_CLASSES`) and float32
+    orientation, size, background`` (class counts in `SceneDesign.num_classes`) and float32
     regression targets ``x, y, scale, angle, hue`` (see the module docstring).
     """
-    col = _bin(lat.x, *CENTRE_RANGE, POSITION_CELLS)
-    row = _bin(lat.y, *CENTRE_RANGE, POSITION_CELLS)
+    d = get_scene(scene)
+    col = _bin(lat.x, *d.centre_range, POSITION_CELLS)
+    row = _bin(lat.y, *d.centre_range, POSITION_CELLS)
     return {
         "shape": lat.shape.long(),
-        "color": torch.round(lat.hue * NUM_COLOURS).long() % NUM_COLOURS,
+        "color": torch.round(lat.hue * d.colors).long() % d.colors,
         "position": row * POSITION_CELLS + col,
         "orientation": (torch.cos(lat.angle) > 0).long(),
-        "size": _bin(lat.scale, *SCALE_RANGE, NUM_SIZES),
+        "size": _bin(lat.scale, *d.scale_range, NUM_SIZES),
         "background": torch.round(lat.bg_hue * NUM_BACKGROUNDS).long() % NUM_BACKGROUNDS,
         "x": lat.x.float(),
         "y": lat.y.float(),

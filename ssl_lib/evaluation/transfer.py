@@ -23,7 +23,7 @@ import pandas as pd
 import torch
 from torch import Tensor
 
-from ssl_lib.data import make_synthetic
+from ssl_lib.data import DEFAULT_SCENE, make_synthetic
 from ssl_lib.evaluation.features import extract_features
 from ssl_lib.evaluation.few_shot import few_shot_eval
 from ssl_lib.evaluation.probes import linear_probe, ridge_probe
@@ -43,22 +43,23 @@ class TransferData:
 
 
 def transfer_data(n_train: int, n_val: int, n_test: int, size: int = 32, seed: int = 1000,
-                  device="cpu") -> TransferData:
-    """Labelled splits for the probes, from a seed disjoint from pretraining's default seed 0."""
+                  device="cpu", scene=DEFAULT_SCENE) -> TransferData:
+    """Labelled splits for the probes, from a seed disjoint from pretraining's default seed 0,
+    of the synthetic design `scene`."""
     sizes = dict(train=n_train, val=n_val, test=n_test)
     images, labels = {}, {}
     for split, n in sizes.items():
         images[split], labels[split] = make_synthetic(n, size, seed=seed, split=split, device=device,
-                                                      dtype=torch.uint8)
+                                                      dtype=torch.uint8, scene=scene)
     return TransferData(images, labels)
 
 
 def profile_transfer_data(profile, device="cpu") -> TransferData:
     """The probe splits of a profile: ``eval.probe_train`` / ``probe_test // 2`` / ``probe_test``
-    scenes at the profile's image size."""
+    scenes at the profile's image size, of its training data's design."""
     sizes = profile.eval
     return transfer_data(sizes.probe_train, sizes.probe_test // 2, sizes.probe_test, size=profile.image_size,
-                         device=device)
+                         device=device, scene=profile.train_config().scene)
 
 
 def split_features(backbone, data: TransferData, batch_size: int = 512) -> dict[str, Tensor]:

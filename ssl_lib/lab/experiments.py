@@ -9,13 +9,15 @@ trained, and trains only what is missing when run on its own.
         for seed in exp.seeds_of(P):
             run_dir = get_or_train(exp.config(P, seed), P.runs_root)
 
-Seed policy: "all" for the models a claim compares (mean +- std over the profile's seeds),
-"first" for training curves and ablations (one seed, to stay inside the profile's time budget).
+Seed policy: "all" for the models a claim compares (paired over the profile's seeds; a claim
+needs at least 3, `ssl_lib.lab.verdicts.MIN_SEEDS`), "first" for illustrations that make no claim
+(one seed, to stay inside the profile's time budget).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from ssl_lib.train.config import TrainConfig
 from ssl_lib.train.run_dir import RunDir
@@ -55,8 +57,9 @@ GROUPS: dict[str, list[Experiment]] = {
     "invariance": [_exp("Default", method="mocov2", recipe="mocov2"),
                    _exp("Spatial", method="mocov2", recipe="spatial"),
                    _exp("Appearance", method="mocov2", recipe="appearance")],
-    # 03: the six baselines (SimCLR on every seed: it is the control of 04-06)
-    "methods": [_exp(METHOD_NAMES[m], seeds="all" if m == BASE["method"] else "first", method=m, recipe=r)
+    # 03: the six baselines. SimCLR on every seed (the control of 04-06), MoCo v2 too (its runs
+    # are 02's Default model: same config, same folder); the other four on the first seed.
+    "methods": [_exp(METHOD_NAMES[m], seeds="all" if m in ("simclr", "mocov2") else "first", method=m, recipe=r)
                 for m, r in METHOD_RECIPES.items()],
     # 04: AugSelf with the authors' STL-10 weights
     "augself": [_exp("SimCLR + AugSelf", **BASE, augself="crop:1.0,color:1.0")],
@@ -69,8 +72,7 @@ GROUPS: dict[str, list[Experiment]] = {
                     _exp("SimCLR + FA dropout", seeds="first", **BASE, feature_aug="dropout"),
                     _exp("SimCLR + FA mix", seeds="first", **BASE, feature_aug="mix"),
                     _exp("SimCLR + FA generator", seeds="first", **BASE, feature_aug="generator"),
-                    _exp("SimCLR + FA noise, no stop-grad", seeds="first", **BASE, feature_aug="noise",
-                         fa_stop_grad=False),
+                    _exp("SimCLR + FA noise, no stop-grad", **BASE, feature_aug="noise", fa_stop_grad=False),
                     _exp("BYOL + FA parallel", seeds="first", method="byol", recipe="byol", feature_aug="noise",
                          fa_arrangement="parallel"),
                     _exp("BYOL + FA basic", seeds="first", method="byol", recipe="byol", feature_aug="noise",
@@ -187,6 +189,28 @@ def downstream_tables(profile, runs, data, device="cpu"):
                                 l2_grid=profile.eval.l2_grid, seed=r.seed)
 
     return _cached_per_run(runs, f"downstream-{data.name}-{_settings_digest(profile, data)}.csv", compute)
+
+
+def random_init_tables(profile, data, device="cpu"):
+    """`transfer_tables` rows of the random-init backbone of every profile seed (model "random init").
+
+    Cached like a run's tables, in ``<runs_root>/random-init-<run name of the seed's SimCLR
+    config>``: the untrained network depends on the architecture and seed only, and notebooks 03
+    and 07 and the validity check all compare with it.
+    """
+    import pandas as pd
+
+    from ssl_lib.evaluation.transfer import profile_transfer_table, split_features
+    from ssl_lib.lab.runs import run_name
+
+    tables = []
+    for (model, seed), backbone in random_backbones(profile, device).items():
+        folder = RunDir(Path(profile.runs_root) / f"random-init-{run_name(get('SimCLR').config(profile, seed))}")
+        compute = lambda backbone=backbone, seed=seed: profile_transfer_table(split_features(backbone, data), data,
+                                                                               profile, model=model, seed=seed)
+        tables.append(folder.cached_table(f"transfer-{_settings_digest(profile, data)}.csv", compute)
+                      .assign(model=model, seed=seed))
+    return pd.concat(tables, ignore_index=True)
 
 
 def random_backbones(profile, device="cpu") -> dict:

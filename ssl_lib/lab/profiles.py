@@ -42,6 +42,7 @@ from pathlib import Path
 
 from ssl_lib.data import spread_indices
 from ssl_lib.evaluation.probes import L2_GRID
+from ssl_lib.lab.validity import ValidityFloors
 from ssl_lib.train.config import TrainConfig
 
 
@@ -94,7 +95,9 @@ class Profile:
     train: TrainConfig fields every run of the profile shares (notebooks add method, recipe,
     seed and the method's own settings with `train_config`).  seeds: the repetitions of each
     experiment.  runs_root: where pretraining runs live (one folder per config, reused across
-    notebooks); output: where notebooks, results and the HTML report go.
+    notebooks); output: where notebooks, results and the HTML report go.  validity: the floors
+    `ssl_lib.lab.validity` checks before the notebooks run (None: measured and reported only,
+    as in the smoke profile, whose numbers mean nothing).
     """
 
     name: str
@@ -102,6 +105,7 @@ class Profile:
     train: dict
     seeds: tuple[int, ...]
     eval: EvalSizes
+    validity: ValidityFloors | None = None
     device: str = "auto"
     runs_root: str = ""
     output: str = ""

@@ -14,6 +14,11 @@ runner merges them into ``<output>/results.json``.  Layout of ``<output>``::
     results/<name>.json      what each notebook recorded
     results.json             all of it, with the profile, timings and status per notebook
 
+Before the first notebook, `ssl_lib.lab.validity` checks on synthetic data that the bench can
+show the papers' effects at all (SSL learns the content; the augmentations leave headroom) and
+records it as ``results/00_validity.json``; a missed floor stops the run with `BenchInvalid`
+(exit status 1, one line naming the floor), since verdicts on an invalid bench mean nothing.
+
 A failing cell stops the run with `NotebookFailed`, whose message names the notebook, the cell
 and the exception. The command line prints one ``error: ...`` line and exits with status 2 for
 bad input (checked before any notebook starts: arguments, profile, device, training settings)
@@ -29,6 +34,7 @@ from pathlib import Path
 
 from ssl_lib.lab.html_report import write_report
 from ssl_lib.lab.profiles import OVERRIDES, PROFILES, project_root, resolve
+from ssl_lib.lab import validity as bench_validity
 from ssl_lib.lab.results import RESULTS, merge_results, results_path
 from ssl_lib.train.cli import OneLineParser, print_error
 from ssl_lib.utils.checks import check_device
@@ -190,12 +196,15 @@ def run_notebook(path, output_dir, parameters: dict, kernel_name: str | None = N
 
 def reproduce(profile: str = "cpu", output=None, notebooks=None, progress: bool = True,
               report: bool = True, notebook_dir=None, log=None, cell_timeout: float | None = None,
-              **overrides) -> dict:
-    """Run the selected notebooks of ``profile`` in order; write the report and results.json.
+              validity: bool = True, **overrides) -> dict:
+    """Check the bench's validity, then run the selected notebooks of ``profile`` in order; write
+    the report and results.json.
 
     overrides: profile overrides passed to every notebook as parameters (see
-    `ssl_lib.profiles.OVERRIDES`; None = the profile's value). Returns the merged results.
-    Raises NotebookFailed on the first failing cell, after writing the report of what ran.
+    `ssl_lib.profiles.OVERRIDES`; None = the profile's value). validity: False skips the check
+    (it only runs on synthetic data). Returns the merged results. Raises BenchInvalid when the
+    profile misses a validity floor and NotebookFailed on the first failing cell, each after
+    writing the report of what ran.
     """
     log = log or (lambda message: print(message, flush=True))
     unknown = sorted(set(overrides) - set(OVERRIDES))
@@ -218,6 +227,18 @@ def reproduce(profile: str = "cpu", output=None, notebooks=None, progress: bool 
                    started=time.strftime("%Y-%m-%d %H:%M:%S"), notebooks=[])
     failure = None
     total = time.perf_counter()
+    if validity and P.dataset == "synthetic":
+        start = time.perf_counter()
+        log(f"[validity] content learned and headroom (profile {P.name}) ...")
+        try:
+            bench_validity.run(P, log=lambda message: None)
+            status = "ok"
+        except bench_validity.BenchInvalid as error:
+            failure, status = error, "invalid"
+        summary["validity"] = dict(status=status, seconds=round(time.perf_counter() - start, 1))
+        log(f"[validity] {status} in {summary['validity']['seconds']:.0f} s" + (f": {failure}" if failure else ""))
+        if failure:
+            paths = []
     for i, path in enumerate(paths, 1):
         log(f"[{i}/{len(paths)}] {path.stem} (profile {P.name}) ...")
         try:
@@ -266,6 +287,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--notebook-dir", help="folder of the NN_name.ipynb notebooks (default notebooks/)")
     parser.add_argument("--no-progress", action="store_true", help="no per-cell progress bar")
     parser.add_argument("--no-report", action="store_true", help="skip the HTML conversion")
+    parser.add_argument("--no-validity", action="store_true",
+                        help="skip the bench-validity check before the notebooks (ssl_lib.lab.validity)")
     return parser
 
 
@@ -274,9 +297,10 @@ def main(argv=None) -> int:
     try:
         args = build_parser().parse_args(argv)
         reproduce(args.profile, output=args.output, notebooks=args.notebooks, progress=not args.no_progress,
-                  report=not args.no_report, notebook_dir=args.notebook_dir, seeds=args.seeds, device=args.device,
+                  report=not args.no_report, notebook_dir=args.notebook_dir, validity=not args.no_validity,
+                  seeds=args.seeds, device=args.device,
                   dataset=args.dataset, data_root=args.data_root, epochs=args.epochs, runs_root=args.runs_root)
-    except (NotebookFailed, OSError) as error:  # OSError: e.g. an output folder that cannot be written
+    except (NotebookFailed, bench_validity.BenchInvalid, OSError) as error:  # OSError: e.g. an unwritable output
         return print_error(error, 1)
     except (ValueError, TypeError) as error:
         return print_error(error, 2)

@@ -2,12 +2,18 @@
 
 A claim compares a treatment with a control (e.g. "+AugSelf" vs the plain method) on one
 measured quantity, seed by seed (the same seed trains both, so the comparison is paired). The
-verdict rule is fixed here, before any result is seen, and is the same for every claim:
+verdict rule is fixed here, before any result is seen, and is the same for every claim. With
+d_i the per-seed difference signed so that d > 0 favours the claim, its mean, and the 95%
+confidence interval of that mean (Student's t with n - 1 degrees of freedom):
 
-    reproduced          the mean difference favours the claim and every seed agrees
-    partly reproduced   the mean difference favours the claim but some seed disagrees
-    not reproduced      the mean difference does not favour the claim
-    inconclusive        fewer than 2 seeds, or a difference smaller than `tolerance`
+    reproduced        the whole interval lies above zero
+    not reproduced    the whole interval lies below zero (the data contradict the claim)
+    inconclusive      the interval straddles zero, or fewer than `MIN_SEEDS` seeds
+
+Each row also gives the smallest effect the design could detect: the true mean difference that a
+two-sided paired t-test at 5% finds with 80% power, given the observed seed-to-seed spread of d
+(solved exactly with the noncentral t distribution). An inconclusive claim with a detectable effect below the
+paper's reported gain says "no such effect here"; one far above it says "too noisy to tell".
 
 Nothing in a verdict is typed by hand: `claim_row` formats what `compare` computed, and
 `paired_claim` (what every notebook's claims go through) picks the paired per-seed values of a
@@ -21,19 +27,37 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 from ssl_lib.lab.results import recorded
 
-VERDICTS = ("reproduced", "partly reproduced", "not reproduced", "inconclusive")
+VERDICTS = ("reproduced", "not reproduced", "inconclusive")
+MIN_SEEDS = 3  # fewer seeds give no verdict, however large the difference
+CONFIDENCE = 0.95
+POWER = 0.80
 
 
-def compare(treatment: Sequence[float], control: Sequence[float], higher_is_better: bool = True,
-            tolerance: float = 0.0) -> dict:
+def detectable_shift(n: int, confidence: float = CONFIDENCE, power: float = POWER) -> float:
+    """The mean shift, in standard errors, that a two-sided one-sample t-test on n values at level
+    1 - `confidence` detects with probability `power`: the noncentrality nc solving
+    ``P(|T| > t_crit) = power`` for T ~ noncentral t(n - 1, nc).  n >= 3 (with one degree of
+    freedom the power never reaches 0.8 within a sane range)."""
+    from scipy.optimize import brentq
+
+    df = n - 1
+    t_crit = stats.t.ppf(0.5 + confidence / 2, df)
+    # The lower tail vanishes (and scipy returns NaN for it) far from zero.
+    reject = lambda nc: stats.nct.sf(t_crit, df, nc) + np.nan_to_num(stats.nct.cdf(-t_crit, df, nc)) - power
+    return float(brentq(reject, 0.0, t_crit + 8.0))  # power is ~1 at t_crit + 8 for any df >= 2
+
+
+def compare(treatment: Sequence[float], control: Sequence[float], higher_is_better: bool = True) -> dict:
     """Paired comparison of per-seed values (same order of seeds in both).
 
     Returns means and sample standard deviations (ddof 1; 0 for one seed) of both, of the
     difference d = treatment - control (sign-flipped when lower is better, so d > 0 always
-    favours the claim), the number of seeds where d > 0, and the verdict.
+    favours the claim), the 95% interval of d's mean (``ci_low``, ``ci_high``; NaN for one seed),
+    the smallest detectable effect (``detectable``), the number of seeds where d > 0 and the verdict.
     """
     t, c = np.asarray(treatment, dtype=float), np.asarray(control, dtype=float)
     if t.shape != c.shape or t.ndim != 1 or t.size == 0:
@@ -42,16 +66,25 @@ def compare(treatment: Sequence[float], control: Sequence[float], higher_is_bett
         raise ValueError("treatment and control must not contain NaN")
     d = (t - c) if higher_is_better else (c - t)
     std = lambda x: float(x.std(ddof=1)) if x.size > 1 else 0.0
-    wins = int((d > 0).sum())
-    if t.size < 2 or abs(d.mean()) <= tolerance:
-        verdict = "inconclusive"
-    elif d.mean() > 0:
-        verdict = "reproduced" if wins == t.size else "partly reproduced"
+    n, mean = int(d.size), float(d.mean())
+    if n >= 2:
+        se = std(d) / math.sqrt(n)
+        t_crit = float(stats.t.ppf(0.5 + CONFIDENCE / 2, n - 1))
+        ci_low, ci_high = mean - t_crit * se, mean + t_crit * se
+        detectable = detectable_shift(n) * se if n >= MIN_SEEDS else math.nan
     else:
+        ci_low = ci_high = detectable = math.nan
+    if n < MIN_SEEDS:
+        verdict = "inconclusive"
+    elif ci_low > 0:
+        verdict = "reproduced"
+    elif ci_high < 0:
         verdict = "not reproduced"
+    else:
+        verdict = "inconclusive"
     return dict(treatment_mean=float(t.mean()), treatment_std=std(t), control_mean=float(c.mean()),
-                control_std=std(c), diff_mean=float(d.mean()), diff_std=std(d), seeds=int(t.size), wins=wins,
-                verdict=verdict)
+                control_std=std(c), diff_mean=mean, diff_std=std(d), ci_low=ci_low, ci_high=ci_high,
+                detectable=detectable, seeds=n, wins=int((d > 0).sum()), verdict=verdict)
 
 
 def pm(mean: float, std: float, digits: int = 3) -> str:
@@ -61,20 +94,32 @@ def pm(mean: float, std: float, digits: int = 3) -> str:
     return f"{mean:.{digits}f} ± {std:.{digits}f}"
 
 
+def interval(mean: float, low: float, high: float, digits: int = 3) -> str:
+    """"+0.083 [-0.230, +0.396]": a mean difference and its confidence interval ("n/a" bounds when NaN)."""
+    bound = lambda x: "n/a" if math.isnan(x) else f"{x:+.{digits}f}"
+    return f"{mean:+.{digits}f} [{bound(low)}, {bound(high)}]"
+
+
 def claim_row(paper: str, claim: str, quantity: str, treatment: str, control: str, result: dict,
               digits: int = 3) -> dict:
-    """One row of the claims table from a `compare` result."""
+    """One row of the claims table from a `compare` result: ``difference`` is the mean paired
+    difference (signed so that > 0 favours the claim) with its 95% interval, ``detectable`` the
+    smallest effect the seeds could detect."""
+    detectable = result["detectable"]
     return dict(paper=paper, claim=claim, quantity=quantity,
                 measured=f"{treatment}: {pm(result['treatment_mean'], result['treatment_std'], digits)} vs "
                          f"{control}: {pm(result['control_mean'], result['control_std'], digits)}",
-                difference=pm(result["diff_mean"], result["diff_std"], digits),
+                difference=interval(result["diff_mean"], result["ci_low"], result["ci_high"], digits),
+                detectable="n/a" if math.isnan(detectable) else f"{detectable:.{digits}f}",
                 seeds_agreeing=f"{result['wins']}/{result['seeds']}", verdict=result["verdict"])
+
+
+CLAIM_COLUMNS = ["paper", "claim", "quantity", "measured", "difference", "detectable", "seeds_agreeing", "verdict"]
 
 
 def claims_table(rows: list[dict]) -> pd.DataFrame:
     """The report's table: one row per claim, in the order given."""
-    return pd.DataFrame(rows, columns=["paper", "claim", "quantity", "measured", "difference", "seeds_agreeing",
-                                       "verdict"])
+    return pd.DataFrame(rows, columns=CLAIM_COLUMNS)
 
 
 def load_claims(output, notebooks) -> pd.DataFrame:

@@ -12,10 +12,11 @@ import json
 from dataclasses import dataclass, fields
 
 from ssl_lib.augment import RECIPES, recipe
+from ssl_lib.data.latents import DEFAULT_SCENE, SCENES
 from ssl_lib.models.config import ModelConfig
 from ssl_lib.utils.checks import check_device_name
 
-OPTIMIZERS = ("sgd", "lars")
+OPTIMIZERS = ("sgd", "lars", "adamw")
 PRECISIONS = ("auto", "fp32", "bf16")
 # Fields that say where things are or how chatty a run is, not what is trained: a run's identity
 # (ssl_lib.lab.runs) and train()'s resume check ignore them, so moving a checkout keeps its runs.
@@ -33,17 +34,18 @@ VIEW_RECIPES = tuple(RECIPES) + ("byol",)
 class TrainConfig(ModelConfig):
     """Every setting of a pretraining run: the model's (`ModelConfig`) and these.
 
-    Data: `dataset` is "synthetic" (generated, no download) or a name of
+    Data: `dataset` is "synthetic" (generated, no download; `scene` names its design) or a name of
     `ssl_lib.data.load_dataset` with files under `data_root`; `n_train` / `n_val` size the
     synthetic splits; `monitor_label` is the synthetic label the kNN monitor scores.
     Views: `recipe`, the augmentations of both views.
-    Optimisation: SGD or LARS, lr = base_lr * batch_size / 256, linear warm-up then cosine decay.
+    Optimisation: SGD, LARS or AdamW, lr = base_lr * batch_size / 256, linear warm-up then cosine decay.
     Runtime: `device` "auto" picks CUDA when present; `precision` "auto" is bf16 autocast on
     CUDA and fp32 on CPU; `channels_last` "auto" is on for CUDA.
     """
 
     # data
     dataset: str = "synthetic"
+    scene: str = DEFAULT_SCENE  # the synthetic data's design (ssl_lib.data.SCENES)
     data_root: str | None = None
     image_size: int = 32
     n_train: int = 10_000
@@ -77,7 +79,7 @@ class TrainConfig(ModelConfig):
         """Raise ValueError (TypeError for a wrong type) naming the first invalid field; returns self."""
         super().validate()
         check_device_name(self.device, "TrainConfig.device")
-        choices = {"recipe": VIEW_RECIPES, "optimizer": OPTIMIZERS, "precision": PRECISIONS,
+        choices = {"scene": tuple(SCENES), "recipe": VIEW_RECIPES, "optimizer": OPTIMIZERS, "precision": PRECISIONS,
                    "channels_last": ("auto", "on", "off")}
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:

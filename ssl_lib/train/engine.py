@@ -97,8 +97,10 @@ def _real_tensors(cfg: TrainConfig, split: str, limit: int | None):
 def build_data(cfg: TrainConfig, device: torch.device, per_rank_batch: int):
     """Training batches (uint8 on the device) and the kNN monitor's data."""
     if cfg.dataset == "synthetic":
-        images, labels = make_synthetic(cfg.n_train, cfg.image_size, cfg.data_seed, "train", device, torch.uint8)
-        val_images, val_labels = make_synthetic(cfg.n_val, cfg.image_size, cfg.data_seed, "val", device, torch.uint8)
+        images, labels = make_synthetic(cfg.n_train, cfg.image_size, cfg.data_seed, "train", device, torch.uint8,
+                                        scene=cfg.scene)
+        val_images, val_labels = make_synthetic(cfg.n_val, cfg.image_size, cfg.data_seed, "val", device, torch.uint8,
+                                                scene=cfg.scene)
         if cfg.monitor_label not in labels:
             raise ValueError(f"TrainConfig.monitor_label={cfg.monitor_label!r} is not a synthetic label; "
                              f"known: {sorted(labels)}")

@@ -53,7 +53,8 @@ def parameter_groups(model: nn.Module, weight_decay: float) -> list[dict]:
 
 
 def build_optimizer(name: str, model: nn.Module, lr: float, weight_decay: float, momentum: float):
-    """"sgd" (momentum SGD) or "lars" over `parameter_groups(model)`."""
+    """"sgd" (momentum SGD), "lars" or "adamw" (decoupled weight decay; `momentum` unused) over
+    `parameter_groups(model)`."""
     groups = parameter_groups(model, weight_decay)
     if name == "sgd":
         for g in groups:
@@ -61,7 +62,11 @@ def build_optimizer(name: str, model: nn.Module, lr: float, weight_decay: float,
         return torch.optim.SGD(groups, lr=lr, momentum=momentum)
     if name == "lars":
         return LARS(groups, lr=lr, momentum=momentum)
-    raise ValueError(f"unknown optimizer {name!r}; known: ['sgd', 'lars']")
+    if name == "adamw":
+        for g in groups:
+            g.pop("lars", None)
+        return torch.optim.AdamW(groups, lr=lr)
+    raise ValueError(f"unknown optimizer {name!r}; known: ['sgd', 'lars', 'adamw']")
 
 
 def warmup_cosine(step: int, total_steps: int, warmup_steps: int) -> float:
