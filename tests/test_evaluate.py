@@ -111,6 +111,28 @@ def test_batched_logistic_solves_each_problem_separately():
         torch.testing.assert_close(bias[e], b, atol=1e-3, rtol=1e-3)
 
 
+def test_preconditioning_keeps_the_minimum_and_reaches_it_sooner_on_badly_scaled_features():
+    # Raw features whose scales span four decades, as a random-init network's can.
+    x, y = blobs(400, d=6, classes=3, spread=2.0, seed=5)
+    x = x * torch.logspace(-2, 2, 6)
+    reference = authors_augself_fit(x, y, 3, 1e-2)  # scipy in float64, run to convergence
+
+    def objective(params):
+        weight, bias = (torch.as_tensor(p, dtype=torch.float64) for p in params)
+        ce = torch.nn.functional.cross_entropy(x.double() @ weight + bias, y, reduction="sum")
+        return float(ce + 1e-2 * (weight.pow(2).sum() + bias.pow(2).sum()))
+
+    best = objective(reference)
+    # The same objective either way: run long, both reach scipy's minimum (the weights of the
+    # 0.01-scale feature are barely pinned down, so compare objective values, not weights).
+    for precondition in (True, False):
+        fitted = fit_logistic(x, y, 3, 1e-2, objective="augself", max_iter=5000, precondition=precondition)
+        assert objective(fitted) == pytest.approx(best, rel=1e-3)
+    gap = {p: objective(fit_logistic(x, y, 3, 1e-2, objective="augself", max_iter=30, precondition=p)) - best
+           for p in (True, False)}
+    assert gap[True] < 0.1 * gap[False], gap
+
+
 def authors_augself_fit(x, y, classes, w):
     """AugSelf's linear-evaluation objective written out, minimised by scipy: sum of the
     cross-entropies + w * (||W||^2 + ||b||^2) (bias penalised), on raw features."""

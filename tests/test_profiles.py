@@ -97,3 +97,15 @@ def test_project_root_is_the_repository_whatever_the_working_directory(tmp_path,
     root = project_root()
     assert (root / "pyproject.toml").is_file() and (root / "notebooks").is_dir() and (root / "ssl_lib").is_dir()
     assert resolve("smoke").output == str(root / "outputs" / "smoke")
+
+
+def test_eval_sizes_refuse_an_unknown_fusion_protocol_and_bad_probe_steps():
+    from ssl_lib.lab.profiles import EvalSizes
+
+    sizes = dict(probe_train=8, probe_test=8, invariance_images=8, grid_points=2, groups=2, group_views=2,
+                 reference=8, few_shot_episodes=1)
+    with pytest.raises(ValueError, match="fusion_protocol"):
+        EvalSizes(**sizes, fusion_protocol="cv10")
+    with pytest.raises(ValueError, match="probe_iters"):
+        EvalSizes(**sizes, probe_iters=0)
+    assert resolve("cpu").validity is not None and resolve("smoke").validity is None

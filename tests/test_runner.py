@@ -81,7 +81,7 @@ def test_a_failing_cell_names_the_notebook_cell_and_error_and_the_cli_exits_1(tm
     write_notebook(tmp_path, "02_broken", ["x = 1", "raise RuntimeError('boom in the third code cell')"])
     out = tmp_path / "out"
     code = R.main(["--profile", "smoke", "--output", str(out), "--runs-root", str(tmp_path / "runs"),
-                   "--notebook-dir", str(tmp_path), "--no-progress"])
+                   "--notebook-dir", str(tmp_path), "--no-progress", "--no-validity"])
     err = capsys.readouterr().err
     assert code == 1
     # The committed notebook's cells: markdown, parameters, x = 1, raise -> cell 4 (counting from 1).
@@ -89,7 +89,7 @@ def test_a_failing_cell_names_the_notebook_cell_and_error_and_the_cli_exits_1(tm
     assert "`raise RuntimeError('boom in the third code cell')`: RuntimeError: boom in the third code cell" in err
     with pytest.raises(R.NotebookFailed) as info:
         R.reproduce("smoke", output=out, runs_root=tmp_path / "runs", notebook_dir=tmp_path, notebooks="02",
-                    progress=False, log=lambda m: None)
+                    progress=False, log=lambda m: None, validity=False)
     failed = info.value
     assert failed.notebook == "02_broken" and failed.ename == "RuntimeError" and failed.cell_index == 3
     committed = nbformat.read(tmp_path / "02_broken.ipynb", as_version=4)
@@ -109,7 +109,7 @@ def test_a_successful_run_writes_notebooks_html_and_results(tmp_path):
     ])
     out = tmp_path / "out"
     merged = R.reproduce("smoke", output=out, runs_root=tmp_path / "runs", notebook_dir=tmp_path, epochs=3,
-                         progress=False, log=lambda m: None)
+                         progress=False, log=lambda m: None, validity=False)
     assert merged["notebooks"]["01_ok"] == {"seen": {"profile": "smoke", "epochs": 3}}
     assert merged["run"]["notebooks"][0]["status"] == "ok" and merged["run"]["parameters"]["epochs"] == 3
     assert json.loads((out / "results.json").read_text()) == merged
@@ -118,3 +118,29 @@ def test_a_successful_run_writes_notebooks_html_and_results(tmp_path):
     assert (out / "html" / "plotly.min.js").stat().st_size > 1_000_000
     assert 'href="01_ok.html"' in (out / "html" / "index.html").read_text()
     assert (out / "notebooks" / "01_ok.ipynb").is_file()
+
+
+def test_an_invalid_bench_still_runs_the_notebooks_then_fails_in_one_line(tmp_path, monkeypatch, capsys):
+    from ssl_lib.lab import validity
+
+    write_notebook(tmp_path, "01_runs", ["from ssl_lib.lab.results import recorder\nrecorder(output, '01_runs')('ran', 1)"])
+    calls = []
+
+    def invalid(profile, device=None, log=print):
+        calls.append(profile.name)
+        raise validity.BenchInvalid("the smoke bench is not valid: seed 0: SimCLR learns shape only +0.010")
+
+    monkeypatch.setattr(validity, "run", invalid)
+    out = tmp_path / "out"
+    code = R.main(["--profile", "smoke", "--output", str(out), "--runs-root", str(tmp_path / "runs"),
+                   "--notebook-dir", str(tmp_path), "--no-progress", "--no-report"])
+    err = capsys.readouterr().err.strip()
+    assert code == 1 and calls == ["smoke"]
+    assert err == "error: the smoke bench is not valid: seed 0: SimCLR learns shape only +0.010"
+    results = json.loads((out / "results.json").read_text())
+    assert results["run"]["validity"]["status"] == "invalid"
+    assert [n["status"] for n in results["run"]["notebooks"]] == ["ok"] and results["notebooks"]["01_runs"] == {"ran": 1}
+    # --no-validity skips the check
+    assert R.main(["--profile", "smoke", "--output", str(out), "--runs-root", str(tmp_path / "runs"),
+                   "--notebook-dir", str(tmp_path), "--no-progress", "--no-report", "--no-validity"]) == 0
+    assert calls == ["smoke"]

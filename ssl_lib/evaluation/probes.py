@@ -36,6 +36,9 @@ L2_GRID = tuple(np.logspace(-6, 5, 45).tolist())  # the papers' grid
 OBJECTIVES = {"mean": (False, 0.5, False), "augself": (True, 1.0, True), "sklearn": (True, 0.5, False)}
 PROTOCOLS = ("augself", "ericsson")
 _STD_FLOOR = 1e-6  # constant features (dead ReLUs) are centred, not blown up
+# Bumped whenever a probe's numbers change for the same features (cached probe tables name it):
+# 2 = L-BFGS in standardised coordinates (same objective, much closer to its minimum per step).
+PROBE_REVISION = 2
 
 
 def single_cpu_thread(fn):
@@ -94,6 +97,7 @@ def fit_logistic(
     init: tuple[Tensor, Tensor] | None = None,
     max_iter: int = 500,
     objective: str = "mean",
+    precondition: bool = True,
 ) -> tuple[Tensor, Tensor]:
     """Multinomial logistic regression by full-batch L-BFGS (strong-Wolfe line search).
 
@@ -105,8 +109,15 @@ def fit_logistic(
     Batched problems are solved at once: x (E, N, D), y (E, N) minimise the sum of E independent
     objectives (their minimisers are the separate minimisers, since the objective is separable).
 
+    With `precondition` (the default) L-BFGS works in standardised coordinates: ``V = s * W``
+    and ``c = b + m @ W`` for the features' mean m and standard deviation s, so that the logits
+    are ``((x - m) / s) @ V + c``. That is the same objective (the penalty is written in terms of
+    W and b), hence the same minimiser, but raw features whose scales differ by orders of
+    magnitude (a random-init network's) no longer slow the solver down: benchmarks/RESULTS.md,
+    "Probe budget".
+
     Args:
-        x: (N, D) or (E, N, D) float features (used as given; standardise first if wanted).
+        x: (N, D) or (E, N, D) float features (the objective is on these raw features).
         y: (N,) or (E, N) int64 labels in [0, num_classes).
         init: optional (W, b) to warm-start from, shapes as returned.
     Returns:
@@ -118,24 +129,36 @@ def fit_logistic(
     batched = x.ndim == 3
     xb, yb = (x, y) if batched else (x[None], y[None])
     e, _, d = xb.shape
-    if init is None:
-        weight = xb.new_zeros(e, d, num_classes)
-        bias = xb.new_zeros(e, 1, num_classes)
+    if precondition:
+        mean = xb.mean(dim=1, keepdim=True)  # (E, 1, D)
+        std = xb.std(dim=1, unbiased=False, keepdim=True).clamp_min(_STD_FLOOR)
+        xs = (xb - mean) / std
     else:
-        weight = init[0].reshape(e, d, num_classes).clone()
-        bias = init[1].reshape(e, 1, num_classes).clone()
-    weight.requires_grad_(True)
-    bias.requires_grad_(True)
-    optimizer = torch.optim.LBFGS([weight, bias], lr=1.0, max_iter=max_iter, history_size=20,
+        mean = xb.new_zeros(e, 1, d)
+        std = xb.new_ones(e, 1, d)
+        xs = xb
+    # raw (W, b) <-> solver (V, c): W = V / s, b = c - m @ W
+    to_raw = lambda v, c: (v / std.transpose(1, 2), c - mean @ (v / std.transpose(1, 2)))
+    if init is None:
+        v = xb.new_zeros(e, d, num_classes)
+        c = xb.new_zeros(e, 1, num_classes)
+    else:
+        w0 = init[0].reshape(e, d, num_classes)
+        b0 = init[1].reshape(e, 1, num_classes)
+        v, c = (w0 * std.transpose(1, 2)).clone(), (b0 + mean @ w0).clone()
+    v.requires_grad_(True)
+    c.requires_grad_(True)
+    optimizer = torch.optim.LBFGS([v, c], lr=1.0, max_iter=max_iter, history_size=20,
                                   tolerance_grad=1e-6, tolerance_change=1e-10,
                                   line_search_fn="strong_wolfe")
 
     def closure():
         optimizer.zero_grad()
-        logits = torch.baddbmm(bias, xb, weight)
+        logits = torch.baddbmm(c, xs, v)
         # Summed over episodes: each episode's own objective (its mean or sum of CE over N).
         loss = F.cross_entropy(logits.flatten(0, 1), yb.flatten(), reduction="sum")
         loss = loss if summed else loss / xb.shape[1]
+        weight, bias = to_raw(v, c)
         penalty = weight.pow(2).sum() + (bias.pow(2).sum() if bias_penalised else 0.0)
         loss = loss + scale * l2 * penalty
         loss.backward()
@@ -143,7 +166,9 @@ def fit_logistic(
 
     with torch.enable_grad():
         optimizer.step(closure)
-    weight, bias = weight.detach(), bias.detach().squeeze(1)
+    with torch.no_grad():
+        weight, bias = to_raw(v.detach(), c.detach())
+    bias = bias.squeeze(1)
     return (weight, bias) if batched else (weight[0], bias[0])
 
 

@@ -79,7 +79,7 @@ def regression_targets(labels: dict[str, Tensor], task: str) -> Tensor:
 
 def transfer_table(features: dict[str, Tensor], data: TransferData, model: str, l2_grid=None,
                    few_shot_episodes: int = 200, few_shot_task: str = "shape", seed: int = 0,
-                   protocol: str = "augself") -> pd.DataFrame:
+                   protocol: str = "augself", max_iter: int = 500) -> pd.DataFrame:
     """Probe one model's features on every task.
 
     Args:
@@ -90,6 +90,7 @@ def transfer_table(features: dict[str, Tensor], data: TransferData, model: str, 
         few_shot_episodes: 5-way 1- and 5-shot episodes on the test split's `few_shot_task`.
         protocol: the linear probe's (`linear_probe`): "augself" (AugSelf / CASSLE) or
             "ericsson" (Ericsson et al.: 5-fold cross-validation).
+        max_iter: L-BFGS iterations per linear-probe fit.
     Returns:
         A DataFrame with columns model, task, kind ("linear", "ridge", "few-shot"), metric and value:
         top-1 and class-average accuracy for classification, R^2 for regression, accuracy with
@@ -99,7 +100,7 @@ def transfer_table(features: dict[str, Tensor], data: TransferData, model: str, 
     rows = []
     for task in CLASSIFICATION_TASKS:
         result = linear_probe(features, {s: labels[s][task] for s in SPLITS}, l2_grid=l2_grid, protocol=protocol,
-                              seed=seed)
+                              seed=seed, max_iter=max_iter)
         rows += [dict(model=model, task=task, kind="linear", metric="top1", value=result.top1),
                  dict(model=model, task=task, kind="linear", metric="balanced", value=result.balanced)]
     for task in REGRESSION_TASKS:
@@ -117,9 +118,11 @@ def transfer_table(features: dict[str, Tensor], data: TransferData, model: str, 
 
 def profile_transfer_table(features: dict[str, Tensor], data: TransferData, profile, model: str,
                            seed: int) -> pd.DataFrame:
-    """`transfer_table` with the profile's L2 grid and few-shot episodes, plus a ``seed`` column."""
+    """`transfer_table` with the profile's L2 grid, probe iterations and few-shot episodes, plus a
+    ``seed`` column."""
     return transfer_table(features, data, model=model, l2_grid=profile.eval.l2_grid,
-                          few_shot_episodes=profile.eval.few_shot_episodes, seed=seed).assign(seed=seed)
+                          few_shot_episodes=profile.eval.few_shot_episodes, seed=seed,
+                          max_iter=profile.eval.probe_iters).assign(seed=seed)
 
 
 def headline(table: pd.DataFrame, index="model") -> pd.DataFrame:

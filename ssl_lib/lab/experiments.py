@@ -137,12 +137,14 @@ def load_backbones(runs, device="cpu") -> dict:
 
 def _settings_digest(profile, data) -> str:
     """A digest of everything a probe table depends on besides the weights: the evaluation
-    sizes and L2 grid, the image size, and the shapes of the probe data."""
+    sizes and L2 grid, the probes' revision, the image size, and the shapes of the probe data."""
     import dataclasses
     import hashlib
     import json
 
-    key = dict(eval=dataclasses.asdict(profile.eval), size=profile.image_size,
+    from ssl_lib.evaluation.probes import PROBE_REVISION
+
+    key = dict(eval=dataclasses.asdict(profile.eval), probe_revision=PROBE_REVISION, size=profile.image_size,
                data={split: list(images.shape) for split, images in data.images.items()})
     return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:10]
 

@@ -16,8 +16,9 @@ runner merges them into ``<output>/results.json``.  Layout of ``<output>``::
 
 Before the first notebook, `ssl_lib.lab.validity` checks on synthetic data that the bench can
 show the papers' effects at all (SSL learns the content; the augmentations leave headroom) and
-records it as ``results/00_validity.json``; a missed floor stops the run with `BenchInvalid`
-(exit status 1, one line naming the floor), since verdicts on an invalid bench mean nothing.
+records it as ``results/00_validity.json``. A missed floor does not stop the notebooks (the report
+shows the verdicts next to the missed floor), but the run then ends with `BenchInvalid` (exit
+status 1, one line naming the floor): verdicts on an invalid bench cannot be taken at face value.
 
 A failing cell stops the run with `NotebookFailed`, whose message names the notebook, the cell
 and the exception. The command line prints one ``error: ...`` line and exits with status 2 for
@@ -203,8 +204,8 @@ def reproduce(profile: str = "cpu", output=None, notebooks=None, progress: bool 
     overrides: profile overrides passed to every notebook as parameters (see
     `ssl_lib.profiles.OVERRIDES`; None = the profile's value). validity: False skips the check
     (it only runs on synthetic data). Returns the merged results. Raises BenchInvalid when the
-    profile misses a validity floor and NotebookFailed on the first failing cell, each after
-    writing the report of what ran.
+    profile missed a validity floor (after every notebook ran) and NotebookFailed on the first
+    failing cell, each after writing the report of what ran.
     """
     log = log or (lambda message: print(message, flush=True))
     unknown = sorted(set(overrides) - set(OVERRIDES))
@@ -225,20 +226,18 @@ def reproduce(profile: str = "cpu", output=None, notebooks=None, progress: bool 
     kernel = ensure_kernel()
     summary = dict(profile=P.name, output=P.output, runs_root=P.runs_root, parameters=parameters,
                    started=time.strftime("%Y-%m-%d %H:%M:%S"), notebooks=[])
-    failure = None
+    failure = invalid = None
     total = time.perf_counter()
     if validity and P.dataset == "synthetic":
         start = time.perf_counter()
         log(f"[validity] content learned and headroom (profile {P.name}) ...")
         try:
             bench_validity.run(P, log=lambda message: None)
-            status = "ok"
         except bench_validity.BenchInvalid as error:
-            failure, status = error, "invalid"
-        summary["validity"] = dict(status=status, seconds=round(time.perf_counter() - start, 1))
-        log(f"[validity] {status} in {summary['validity']['seconds']:.0f} s" + (f": {failure}" if failure else ""))
-        if failure:
-            paths = []
+            invalid = error
+        summary["validity"] = dict(status="invalid" if invalid else "ok", seconds=round(time.perf_counter() - start, 1))
+        log(f"[validity] {summary['validity']['status']} in {summary['validity']['seconds']:.0f} s"
+            + (f": {invalid}" if invalid else ""))
     for i, path in enumerate(paths, 1):
         log(f"[{i}/{len(paths)}] {path.stem} (profile {P.name}) ...")
         try:
@@ -257,8 +256,8 @@ def reproduce(profile: str = "cpu", output=None, notebooks=None, progress: bool 
     if report:
         index = write_report(P.output, merged)
         log(f"report: {index}\nresults: {Path(P.output) / RESULTS}")
-    if failure:
-        raise failure
+    if failure or invalid:
+        raise failure or invalid
     return merged
 
 
