@@ -342,3 +342,17 @@ def test_few_shot_separable_and_noisy():
     assert 0.2 < mean < 0.95 and half > 0  # above chance (0.2), below perfect
     with pytest.raises(ValueError, match="labels"):
         few_shot_accuracies(x, y[:-1])
+
+
+def test_preconditioned_fit_survives_nearly_dead_features_and_huge_penalties():
+    # Columns that are zero but for one sample (a nearly dead ReLU), warm-started down the fused
+    # grid's strongest weights as notebook 07 does: the solver must stay finite (it overflowed).
+    torch.manual_seed(0)
+    x = torch.randn(1500, 24).relu() * torch.logspace(-3, 1, 24)
+    x[:, :6] = 0
+    x[0, 0], x[3, 6] = 1e-4, 1e-2
+    y = torch.randint(0, 8, (1500,))
+    init = None
+    for l2 in (1e9, 1e6, 1e3, 1e-2):
+        init = fit_logistic(x, y, 8, l2, init=init, objective="augself", max_iter=50)
+        assert torch.isfinite(init[0]).all() and torch.isfinite(init[1]).all()

@@ -37,8 +37,9 @@ OBJECTIVES = {"mean": (False, 0.5, False), "augself": (True, 1.0, True), "sklear
 PROTOCOLS = ("augself", "ericsson")
 _STD_FLOOR = 1e-6  # constant features (dead ReLUs) are centred, not blown up
 # Bumped whenever a probe's numbers change for the same features (cached probe tables name it):
-# 2 = L-BFGS in standardised coordinates (same objective, much closer to its minimum per step).
-PROBE_REVISION = 2
+# 2 = L-BFGS in standardised coordinates (same objective, much closer to its minimum per step);
+# 3 = nearly constant features scaled at most 100x the average (same objective; no overflow).
+PROBE_REVISION = 3
 
 
 def single_cpu_thread(fn):
@@ -131,7 +132,11 @@ def fit_logistic(
     e, _, d = xb.shape
     if precondition:
         mean = xb.mean(dim=1, keepdim=True)  # (E, 1, D)
-        std = xb.std(dim=1, unbiased=False, keepdim=True).clamp_min(_STD_FLOOR)
+        std = xb.std(dim=1, unbiased=False, keepdim=True)
+        # Nearly constant features (dead ReLUs, one active sample) are scaled at most 100x more than
+        # the average feature: dividing by a tiny std multiplies that weight's penalty by 1 / std^2,
+        # which would wreck the conditioning this is for (and overflow L-BFGS's line search).
+        std = std.clamp_min(1e-2 * std.mean(dim=2, keepdim=True).clamp_min(_STD_FLOOR))
         xs = (xb - mean) / std
     else:
         mean = xb.new_zeros(e, 1, d)
