@@ -38,7 +38,8 @@ PROTOCOLS = ("augself", "ericsson")
 _STD_FLOOR = 1e-6  # constant features (dead ReLUs) are centred, not blown up
 # Bumped whenever a probe's numbers change for the same features (cached probe tables name it):
 # 2 = L-BFGS in standardised coordinates (same objective, much closer to its minimum per step);
-# 3 = nearly constant features scaled at most 100x the average (same objective; no overflow).
+# 3 = Jacobi scaling that also accounts for the penalty (same objective; no overflow under
+# the fused grid's strongest penalties).
 PROBE_REVISION = 3
 
 
@@ -110,9 +111,9 @@ def fit_logistic(
     Batched problems are solved at once: x (E, N, D), y (E, N) minimise the sum of E independent
     objectives (their minimisers are the separate minimisers, since the objective is separable).
 
-    With `precondition` (the default) L-BFGS works in standardised coordinates: ``V = s * W``
-    and ``c = b + m @ W`` for the features' mean m and standard deviation s, so that the logits
-    are ``((x - m) / s) @ V + c``. That is the same objective (the penalty is written in terms of
+    With `precondition` (the default) L-BFGS works in rescaled coordinates: ``V = s * W`` and
+    ``c = b + m @ W`` for the features' mean m and a per-feature scale s (their standard deviation
+    combined with the penalty's curvature), so that the logits are ``((x - m) / s) @ V + c``. That is the same objective (the penalty is written in terms of
     W and b), hence the same minimiser, but raw features whose scales differ by orders of
     magnitude (a random-init network's) no longer slow the solver down: benchmarks/RESULTS.md,
     "Probe budget".
@@ -133,9 +134,12 @@ def fit_logistic(
     if precondition:
         mean = xb.mean(dim=1, keepdim=True)  # (E, 1, D)
         std = xb.std(dim=1, unbiased=False, keepdim=True)
-        # Nearly constant features (dead ReLUs, one active sample) are scaled at most 100x more than
-        # the average feature: dividing by a tiny std multiplies that weight's penalty by 1 / std^2,
-        # which would wreck the conditioning this is for (and overflow L-BFGS's line search).
+        # Jacobi scaling: the objective's curvature along W_j is about n * s_j^2 (data) + 2 * l2
+        # (penalty), n = N for a summed loss, 1 for a mean. Scaling by sqrt(s_j^2 + 2 * l2 / n)
+        # standardises when the data dominate and stays isotropic, as raw, when a strong penalty
+        # does; nearly constant features (dead ReLUs) are scaled at most 100x the average one.
+        n = xb.shape[1] if summed else 1
+        std = (std.square() + 2 * scale * l2 / n).sqrt()
         std = std.clamp_min(1e-2 * std.mean(dim=2, keepdim=True).clamp_min(_STD_FLOOR))
         xs = (xb - mean) / std
     else:
