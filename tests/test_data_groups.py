@@ -28,7 +28,9 @@ def test_group_base_scenes_are_the_synthetic_scenes():
 
 
 def test_viewpoint_groups_move_the_object_only():
-    images, fixed, varying = make_groups(8, views=6, change="viewpoint", size=64, seed=2)
+    # The small objects of the first design: the saturation mask below finds every object pixel
+    # there, while the thin tips of the default design's large objects fade below its threshold.
+    images, fixed, varying = make_groups(8, views=6, change="viewpoint", size=64, seed=2, scene="textured")
     for g in range(8):
         views = images[g]
         # geometry changes: every pair of views differs and the latents spread out

@@ -110,9 +110,8 @@ SCENES = {
     # and value noise), 8 hue classes with gaps between them: the first default.
     "textured": SceneDesign("textured"),
     # Flat, weakly coloured backgrounds (no texture to match views by), hue uniform on the circle
-    # in 24 classes (finer than the colour jitter's hue range, so colour jitter costs colour).
-    "flat": SceneDesign("flat", **_FLAT),
-    # ... with objects of radius 0.25-0.4 near the centre, so that crops keep part of the object.
+    # in 24 classes (finer than the colour jitter's hue range, so colour jitter costs colour), and
+    # objects of radius 0.25-0.4 near the centre, so that crops keep part of the object.
     "flat-large": SceneDesign("flat-large", **_FLAT, centre_range=(0.4, 0.6), scale_range=(0.25, 0.4)),
     # ... facing left or right within 20 degrees of horizontal: less rotation for a small CNN to
     # absorb before shapes separate.
