@@ -11,8 +11,8 @@ Two things must hold for the claims of notebooks 02-07 to mean anything:
   augmentations (crop and flip only for colour; colour only for position, size and
   orientation) minus that of a model trained with the full augmentations.
 
-    table = validity_table(P, runs, transfer)        # one row per seed and measure
-    failures = check_floors(table, P.validity)       # [] when the bench is valid
+    table = measure(P)                         # trains / reuses the runs, probes, validity_table
+    failures = check_floors(table, P.validity) # [] when the bench is valid
 
 The models are notebook 02's and 03's (`ssl_lib.lab.experiments`): SimCLR and the Default
 (MoCo v2) model with their full recipes, the Spatial model (crop + flip, no colour change) and
