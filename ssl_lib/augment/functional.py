@@ -5,6 +5,10 @@ the same device, and returns what `torchvision.transforms.v2.functional` returns
 applied to each image alone with that image's parameters (max abs error ~1e-6 in float32).
 There is no randomness here: sampling lives in `pipeline.py`, as in torchvision's
 functional / transform split.
+
+Ops that only some samples get (grayscale, hue, rotation) select per sample with masks
+(`torch.where`), never by gathering rows: the output shapes never depend on the data, so a
+training step makes no host round trip (no `nonzero`) and compiles into one graph.
 """
 
 from __future__ import annotations
@@ -106,19 +110,19 @@ def adjust_hue(images: Tensor, shift: Tensor) -> Tensor:
     r, g, b = images.unbind(1)
     maxc = torch.maximum(torch.maximum(r, g), b)
     minc = torch.minimum(torch.minimum(r, g), b)
-    chroma = torch.sub(maxc, minc, out=minc)
+    chroma = maxc - minc
     # |numerator| <= chroma, so h6 stays finite; grey pixels (chroma 0) ignore it anyway. The
     # floor must be a normal number of the dtype: 1e-12 rounds to 0 in float16 (then 0 / 0).
     safe = chroma.clamp(min=max(1e-12, torch.finfo(chroma.dtype).tiny))
     h6 = torch.where(maxc == g, (b - r).add_(chroma, alpha=2), (r - g).add_(chroma, alpha=4))
     h6 = torch.where(maxc == r, g - b, h6).div_(safe)
     h6.add_(_per_sample(shift, images).view(-1, 1, 1) * 6)
-    out = torch.empty_like(images)
-    for channel, n in enumerate((5.0, 3.0, 1.0)):
-        # k in [0, 6): min(k, 4 - k) == 2 - |k - 2|, computed in place.
+    channels = []
+    for n in (5.0, 3.0, 1.0):
+        # k in [0, 6): min(k, 4 - k) == 2 - |k - 2|, computed in place on a fresh tensor.
         ramp = h6.add(n).remainder_(6).sub_(2).abs_().neg_().add_(2).clamp_(0, 1)
-        torch.addcmul(maxc, chroma, ramp, value=-1, out=out[:, channel])
-    return out
+        channels.append(torch.addcmul(maxc, chroma, ramp, value=-1))
+    return torch.stack(channels, dim=1)
 
 
 def color_jitter(images: Tensor, factors: Tensor, order: Tensor) -> Tensor:
@@ -147,20 +151,17 @@ def color_jitter(images: Tensor, factors: Tensor, order: Tensor) -> Tensor:
         mean = grey.mean(dim=(1, 2, 3), keepdim=True) * (op4 == CONTRAST)
         target = torch.addcmul(mean, grey, (op4 == SATURATION).to(images.dtype))
         out = _blend(out, target, factor.view(-1, 1, 1, 1))
-        hue_rows = ((op == HUE) & (factors[:, HUE] != 0)).nonzero().squeeze(1)
-        if hue_rows.numel():  # `out` is a fresh tensor here, so it may be written in place
-            out.index_copy_(0, hue_rows, adjust_hue(out[hue_rows], factors[hue_rows, HUE]))
+        # Hue is computed for every sample and kept where this step is its hue step: a shift of
+        # 0 must leave the pixels bit for bit unchanged, which the HSV round trip does not.
+        hue_here = ((op == HUE) & (factors[:, HUE] != 0)).view(-1, 1, 1, 1)
+        out = torch.where(hue_here, adjust_hue(out, factors[:, HUE]), out)
     return out
 
 
-def grayscale(images: Tensor, mask: Tensor, inplace: bool = False) -> Tensor:
-    """Replace the samples where mask (B,) is True by their 3-channel luma image.
-
-    With inplace=True only those rows of `images` are overwritten (no copy of the batch).
-    """
-    rows = mask.to(images.device).nonzero().squeeze(1)
-    grey = rgb_to_grayscale(images[rows]).expand(-1, 3, -1, -1)
-    return images.index_copy_(0, rows, grey) if inplace else images.index_copy(0, rows, grey)
+def grayscale(images: Tensor, mask: Tensor) -> Tensor:
+    """(B, 3, H, W) with the samples where mask (B,) is True replaced by their 3-channel luma image."""
+    grey = rgb_to_grayscale(images).expand_as(images)
+    return torch.where(mask.to(images.device).view(-1, 1, 1, 1), grey, images)
 
 
 def gaussian_kernels(sigma: Tensor, kernel_size: int) -> Tensor:
@@ -171,7 +172,8 @@ def gaussian_kernels(sigma: Tensor, kernel_size: int) -> Tensor:
 
 
 def gaussian_blur(images: Tensor, sigma: Tensor, kernel_size: int) -> Tensor:
-    """Blur each of (B, C, H, W) with its own isotropic sigma (B,) > 0, reflect padding.
+    """Blur each of (B, C, H, W) with its own isotropic sigma (B,), reflect padding; samples
+    with sigma <= 0 are returned unchanged.
 
     A separable pair of grouped convolutions (one group per channel of every sample), equal to
     torchvision's 2-D gaussian_blur with the outer-product kernel.
@@ -185,12 +187,15 @@ def gaussian_blur(images: Tensor, sigma: Tensor, kernel_size: int) -> Tensor:
     if pad >= min(h, w):
         raise ValueError(f"kernel_size {kernel_size} needs images larger than {pad} px for reflect "
                          f"padding, got {h}x{w}")
-    kernel = gaussian_kernels(sigma.to(images.device), kernel_size).to(images.dtype)
+    sigma = sigma.to(images.device)
+    blurred = sigma > 0
+    # Unblurred samples get a harmless kernel and keep their pixels through the mask below.
+    kernel = gaussian_kernels(torch.where(blurred, sigma, torch.ones_like(sigma)), kernel_size).to(images.dtype)
     kernel = kernel.repeat_interleave(c, dim=0)  # (B*C, k)
     x = torch.nn.functional.pad(images, (pad, pad, pad, pad), mode="reflect").view(1, b * c, h + 2 * pad, w + 2 * pad)
     x = torch.nn.functional.conv2d(x, kernel.view(b * c, 1, kernel_size, 1), groups=b * c)
     x = torch.nn.functional.conv2d(x, kernel.view(b * c, 1, 1, kernel_size), groups=b * c)
-    return x.view(b, c, h, w)
+    return torch.where(blurred.view(-1, 1, 1, 1), x.view(b, c, h, w), images)
 
 
 def solarize(images: Tensor, mask: Tensor, threshold: float | Tensor) -> Tensor:
@@ -206,10 +211,8 @@ def rotate90(images: Tensor, k: Tensor) -> Tensor:
     """Rotate each square image of (B, C, S, S) counter-clockwise by 90 * k[b] degrees."""
     if images.shape[-1] != images.shape[-2]:
         raise ValueError(f"90-degree rotation needs square images, got {tuple(images.shape[-2:])}")
-    k = k.to(images.device).remainder(4)
+    k = k.to(images.device).remainder(4).view(-1, 1, 1, 1)
     out = images
     for turns in (1, 2, 3):
-        rows = (k == turns).nonzero().squeeze(1)
-        if rows.numel():
-            out = out.index_copy(0, rows, torch.rot90(images[rows], turns, dims=(-2, -1)))
+        out = torch.where(k == turns, torch.rot90(images, turns, dims=(-2, -1)), out)
     return out

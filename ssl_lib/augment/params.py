@@ -132,7 +132,7 @@ class AugParams:
         """Concatenate along the batch dimension."""
         if not parts:
             raise ValueError("AugParams.cat needs at least one AugParams")
-        return AugParams(**{f.name: torch.cat([getattr(p, f.name) for p in parts]) for f in fields(AugParams)})
+        return AugParams(**{f.name: torch.cat([getattr(p, f.name) for p in parts]) for f in fields(parts[0])})
 
     def save(self, path) -> None:
         """Write to `path` with torch.save, atomically (temporary file, then rename)."""

@@ -2,7 +2,9 @@
 
 Ops run in a fixed order: crop, flip, colour jitter, grayscale, blur, solarize, rotation.
 `AugmentPipeline.sample` draws an `AugParams` (one row per image) and `AugmentPipeline.replay`
-applies a given `AugParams`; calling the pipeline does both. The sampling laws follow
+applies a given `AugParams`; calling the pipeline does both. `AugmentPipeline.apply` is replay
+without the input checks: the training step's path, which never waits on the device (no data-
+dependent shapes, no host syncs) and compiles with `torch.compile(fullgraph=True)`. The sampling laws follow
 torchvision's transforms (RandomResizedCrop's ten tries and centre-crop fallback, ColorJitter's
 factor ranges and random op order, RandomApply probabilities), drawn per sample instead of once
 per call.
@@ -153,7 +155,7 @@ class AugmentPipeline:
     def __call__(self, images: Tensor, generator: torch.Generator | None = None) -> tuple[Tensor, AugParams]:
         """Augment (B, 3, H, W) float images in [0, 1]; returns views (B, 3, *size) and their params."""
         check_images(images)
-        return self._apply(images, self.sample(images.shape[0], images.shape[-2:], images.device, generator))
+        return self.apply(images, self.sample(images.shape[0], images.shape[-2:], images.device, generator))
 
     def replay(self, images: Tensor, params: AugParams) -> tuple[Tensor, AugParams]:
         """Apply recorded `params` to (B, 3, H, W) images; reproduces the views of the call that drew them.
@@ -172,19 +174,22 @@ class AugmentPipeline:
             recorded = sorted({tuple(s) for s in params.source_size.tolist()})
             raise ValueError(f"params.source_size {recorded} (height, width) differs from the images' "
                              f"{tuple(images.shape[-2:])}: params recorded on other images cannot be replayed")
-        return self._apply(images, params)
+        return self.apply(images, params)
 
-    def _apply(self, images: Tensor, params: AugParams) -> tuple[Tensor, AugParams]:
-        """Run the ops with `params`; returns the views (the images' dtype) and `params` with the
-        measured colour shift, which depends on the pixels. On CPU the batch runs in chunks (see
+    def apply(self, images: Tensor, params: AugParams) -> tuple[Tensor, AugParams]:
+        """Run the ops with `params` on (B, 3, H, W) images in [0, 1], unchecked (see `replay`).
+
+        Returns the views (B, 3, *size) in the images' dtype and `params` with the measured
+        colour shift, which depends on the pixels. Eager on CPU the batch runs in chunks (see
         _CPU_CHUNK_BYTES). Half-precision images are augmented in float32 and the views rounded
         back: float16 cannot hold the ops' small intermediates, and grid sampling and blurs in
         bfloat16 would add their own rounding to every op."""
         if images.dtype in (torch.float16, torch.bfloat16):
-            views, params = self._apply(images.float(), params)
+            views, params = self.apply(images.float(), params)
             return views.to(images.dtype), params
         batch = images.shape[0]
-        chunk = batch if images.device.type != "cpu" else _cpu_chunk_size(self.config.size)
+        eager_cpu = images.device.type == "cpu" and not torch.compiler.is_compiling()
+        chunk = _cpu_chunk_size(self.config.size) if eager_cpu else batch
         if chunk >= batch:
             views, shift = self._apply_chunk(images, params)
         else:
@@ -202,15 +207,13 @@ class AugmentPipeline:
         x = F.color_jitter(x, params.jitter_factors, params.jitter_order)
         # CASSLE's colour mean shift is measured on the views actually produced.
         color_shift = mean_before - x.mean(dim=(2, 3))
-        # From here on x is this call's own tensor, so ops overwrite the rows they change, and
-        # ops that most samples skip run only on the rows that need them.
-        F.grayscale(x, params.grayscale, inplace=True)
-        rows = (params.blur_sigma > 0).nonzero().squeeze(1)
-        if rows.numel():
-            x.index_copy_(0, rows, F.gaussian_blur(x[rows], params.blur_sigma[rows], cfg.blur_kernel))
-        if params.solarize.any():
-            x = F.solarize(x, params.solarize, params.solarize_threshold)
-        if params.rotation_k.any():
+        # Every op runs on the whole batch and masks the samples it skips: asking which samples
+        # need an op would wait on the device. Params are obeyed whatever the config's
+        # probabilities (the explorer and tests replay edited params).
+        x = F.grayscale(x, params.grayscale)
+        x = F.gaussian_blur(x, params.blur_sigma, cfg.blur_kernel)
+        x = F.solarize(x, params.solarize, params.solarize_threshold)
+        if cfg.size[0] == cfg.size[1]:  # AugmentConfig allows rotation on square outputs only
             x = F.rotate90(x, params.rotation_k)
         return x, color_shift
 

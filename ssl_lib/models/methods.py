@@ -117,9 +117,12 @@ class MomentumMethod(SSLMethod):
     @torch.no_grad()
     def update_target(self, progress: float) -> None:
         tau = self.momentum(progress)
-        for online, target in ((self.backbone, self.target_backbone), (self.projector, self.target_projector)):
-            for p_online, p_target in zip(online.parameters(), target.parameters()):
-                p_target.lerp_(p_online.detach(), 1 - tau)
+        # One multi-tensor kernel per list instead of one launch per tensor (same arithmetic).
+        pairs = ((self.backbone, self.target_backbone), (self.projector, self.target_projector))
+        targets = [p for _, target in pairs for p in target.parameters()]
+        onlines = [p.detach() for online, _ in pairs for p in online.parameters()]
+        torch._foreach_lerp_(targets, onlines, 1 - tau)
+        for online, target in pairs:
             for b_online, b_target in zip(online.buffers(), target.buffers()):
                 b_target.copy_(b_online)
 

@@ -1,9 +1,12 @@
 """The pretraining engine: one function, `train(config)`, for one process or torchrun DDP.
 
-Per step: uint8 batch -> float on the device -> two augmented views with their parameters
-(drawn on the device inside the step) -> method forward (bf16 autocast on CUDA) -> backward ->
-optimiser step -> momentum-target update. Per epoch: kNN monitor every `knn_every` epochs, one
-JSON line in `metrics.jsonl`, and an atomic checkpoint. `resume=True` continues from the last
+Per step: draw both views' augmentation parameters on the device, then `TrainStep` (uint8
+batch -> float -> the two views -> method forward under bf16 autocast on CUDA -> loss), then
+backward, optimiser step and momentum-target update. Nothing in a step waits on the device: the
+augmentations mask instead of selecting rows, the finite-loss guard is a device-side flag read
+once per epoch, so with `compile=True` the `TrainStep` is one graph (`torch.compile(fullgraph=True)`,
+its backward through AOTAutograd; CUDA graphs on CUDA). Per epoch: kNN monitor every
+`knn_every` epochs, one JSON line in `metrics.jsonl`, and an atomic checkpoint. `resume=True` continues from the last
 checkpoint; on CPU with the same seed the result equals an uninterrupted run, because every
 random stream (model init, batch order, augmentation draws) is seeded and its state saved.
 
@@ -23,7 +26,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from ssl_lib.augment import recipe
+from ssl_lib.augment import AugParams, recipe
 from ssl_lib.data import DeviceLoader, load_dataset, make_loader, make_synthetic, spread_indices, to_float
 from ssl_lib.models.compose import build_model
 from ssl_lib.train.config import RESUMABLE_FIELDS, TrainConfig
@@ -59,6 +62,8 @@ def resolve_runtime(cfg: TrainConfig, device: torch.device | None = None) -> Run
         if device.type == "cuda" and not torch.cuda.is_available():
             raise ValueError(f"TrainConfig.device={cfg.device!r} but CUDA is not available")
     cuda = device.type == "cuda"
+    if cuda:
+        torch.backends.cudnn.benchmark = True  # fixed shapes every step: autotune each conv once
     bf16 = cfg.precision == "bf16" or (cfg.precision == "auto" and cuda)
     channels_last = cfg.channels_last == "on" or (cfg.channels_last == "auto" and cuda)
     return Runtime(device, torch.bfloat16 if bf16 else None, channels_last)
@@ -143,6 +148,42 @@ def knn_monitor(backbone: nn.Module, monitor: MonitorData, cfg: TrainConfig, run
                         k=cfg.knn_k, temperature=cfg.knn_temperature)
 
 
+class TrainStep(nn.Module):
+    """The part of a training step after the parameters are drawn, one graph when compiled.
+
+    forward(images (B, 3, H, W) uint8 or float in [0, 1], params1, params2: AugParams (B rows))
+    -> the model's output dict (loss, ssl_loss, augself_*, y1, y2, ...): both views rendered
+    with their drawn parameters (float32), then the model under `autocast_dtype` autocast.
+    Sampling stays outside: it advances the seeded generator, whose state a checkpoint saves.
+    """
+
+    def __init__(self, model: nn.Module, pipelines: tuple, autocast_dtype: torch.dtype | None = None,
+                 channels_last: bool = False):
+        super().__init__()
+        self.model = model
+        self.pipelines = pipelines
+        self.autocast_dtype = autocast_dtype
+        self.channels_last = channels_last
+
+    def forward(self, images: torch.Tensor, params1: AugParams, params2: AugParams) -> dict:
+        images = to_float(images)
+        if self.channels_last:
+            images = images.contiguous(memory_format=torch.channels_last)
+        views1, params1 = self.pipelines[0].apply(images, params1)
+        views2, params2 = self.pipelines[1].apply(images, params2)
+        dtype = self.autocast_dtype
+        with torch.autocast(images.device.type, dtype=dtype) if dtype is not None else nullcontext():
+            return self.model(views1, views2, params1, params2)
+
+
+def compile_step(step: TrainStep, device: torch.device, fullgraph: bool = True) -> nn.Module:
+    """`torch.compile` of a TrainStep: one graph (fullgraph: a graph break is an error); on
+    CUDA with CUDA graphs ("reduce-overhead"), which replay a step's kernels without launching
+    each of them from Python."""
+    mode = "reduce-overhead" if device.type == "cuda" else None
+    return torch.compile(step, fullgraph=fullgraph, mode=mode)
+
+
 # -- the loop ----------------------------------------------------------------------------------
 
 def _checkpoint_state(model, optimizer, epoch, step, aug_generator, loader, cfg) -> dict:
@@ -178,7 +219,7 @@ class _Loop:
     cfg: TrainConfig
     runtime: Runtime
     method: nn.Module  # the SSLModel itself (not the DDP wrapper): targets, backbone, state dict
-    step_fn: nn.Module  # what a step calls: the model, DDP-wrapped and / or compiled
+    step_fn: nn.Module  # what a step calls: a TrainStep around the (DDP-wrapped) model, maybe compiled
     optimizer: torch.optim.Optimizer
     loader: object
     pipelines: tuple
@@ -187,37 +228,39 @@ class _Loop:
     lr: float
     total_steps: int
 
-    def autocast(self):
-        dtype = self.runtime.autocast_dtype
-        return torch.autocast(self.runtime.device.type, dtype=dtype) if dtype is not None else nullcontext()
-
 
 def _run_epoch(loop: _Loop, epoch: int, step: int, run: RunDir) -> tuple[dict, int]:
-    """One pass over the loader; returns the epoch's metrics (loss means, timing) and the step count."""
+    """One pass over the loader; returns the epoch's metrics (loss means, timing) and the step count.
+
+    Raises TrainingDiverged after the pass when a step's loss was not finite, naming the first.
+    """
     cfg, runtime, (pipeline1, pipeline2) = loop.cfg, loop.runtime, loop.pipelines
     steps_per_epoch = len(loop.loader)
     loop.step_fn.train()
     if hasattr(loop.loader, "set_epoch"):
         loop.loader.set_epoch(epoch)
-    epoch_start, loss_sum = time.perf_counter(), torch.zeros((), device=runtime.device)
+    device = runtime.device
+    epoch_start, loss_sum = time.perf_counter(), torch.zeros((), device=device)
+    # The first non-finite step and its loss, kept on the device: checking each step would
+    # wait for it. Later steps of the epoch train on NaNs, but nothing of theirs is saved.
+    first_bad, bad_loss = torch.full((), -1, device=device), torch.zeros((), device=device)
     part_sums = {}  # the SSL loss and AugSelf's per-group losses, for the metrics
     batches = loop.loader
     if cfg.progress and dist.is_main_process():
         from tqdm.auto import tqdm
         batches = tqdm(loop.loader, desc=f"epoch {epoch + 1}/{cfg.epochs}", leave=False)
     for images, _ in batches:
-        images = to_float(_rank_slice(images, loop.per_rank_batch))
-        if runtime.channels_last:
-            images = images.contiguous(memory_format=torch.channels_last)
-        views1, params1 = pipeline1(images, loop.aug_generator)
-        views2, params2 = pipeline2(images, loop.aug_generator)
+        images = _rank_slice(images, loop.per_rank_batch)
+        batch, size = images.shape[0], images.shape[-2:]
+        params1 = pipeline1.sample(batch, size, device, loop.aug_generator)
+        params2 = pipeline2.sample(batch, size, device, loop.aug_generator)
         for group in loop.optimizer.param_groups:
             group["lr"] = loop.lr * warmup_cosine(step, loop.total_steps, int(cfg.warmup_epochs * steps_per_epoch))
-        with loop.autocast():
-            out = loop.step_fn(views1, views2, params1, params2)
+        out = loop.step_fn(images, params1, params2)
         loss = out["loss"].float()
-        if not torch.isfinite(loss):
-            raise _diverged(run, f"loss is {loss.item()} at epoch {epoch + 1}, step {step}")
+        newly_bad = ~torch.isfinite(loss) & (first_bad < 0)
+        first_bad = torch.where(newly_bad, step, first_bad)
+        bad_loss = torch.where(newly_bad, loss.detach(), bad_loss)
         loop.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         loop.optimizer.step()
@@ -228,6 +271,9 @@ def _run_epoch(loop: _Loop, epoch: int, step: int, run: RunDir) -> tuple[dict, i
             if key == "ssl_loss" or key.startswith("augself_"):
                 part_sums[key] = part_sums.get(key, 0.0) + value.detach().float()
 
+    if first_bad.item() >= 0:
+        bad_step = int(first_bad.item())
+        raise _diverged(run, f"loss is {bad_loss.item()} at epoch {bad_step // steps_per_epoch + 1}, step {bad_step}")
     seconds = time.perf_counter() - epoch_start
     metrics = dict(epoch=epoch + 1, step=step, loss=dist.all_reduce_mean(loss_sum).item() / steps_per_epoch,
                    lr=loop.optimizer.param_groups[0]["lr"], epoch_seconds=round(seconds, 3),
@@ -280,13 +326,16 @@ def _train(cfg: TrainConfig, resume: bool, run: RunDir, runtime: Runtime, per_ra
     elif main:
         run.start(cfg)
 
-    step_fn = model
+    forward = model
     if dist.is_distributed():
         ids = [runtime.device.index] if runtime.device.type == "cuda" else None
-        step_fn = nn.parallel.DistributedDataParallel(model, device_ids=ids)
+        forward = nn.parallel.DistributedDataParallel(model, device_ids=ids)
+    pipelines = view_pipelines(cfg)
+    step_fn = TrainStep(forward, pipelines, runtime.autocast_dtype, runtime.channels_last)
     if cfg.compile:
-        step_fn = torch.compile(step_fn)
-    loop = _Loop(cfg, runtime, model, step_fn, optimizer, loader, view_pipelines(cfg), aug_generator,
+        # DDP splits the graph at its gradient buckets on purpose, so one graph only without it.
+        step_fn = compile_step(step_fn, runtime.device, fullgraph=not dist.is_distributed())
+    loop = _Loop(cfg, runtime, model, step_fn, optimizer, loader, pipelines, aug_generator,
                  per_rank_batch, lr, len(loader) * cfg.epochs)
 
     metrics = {}
