@@ -3,10 +3,12 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 EXTRAS ?= dev,bench,notebooks
-# make reproduce PROFILE=smoke|cpu|gpu [NOTEBOOKS=01,02] [OUTPUT=folder]
+# make reproduce PROFILE=smoke|cpu|gpu [NOTEBOOKS=01,02] [OUTPUT=folder] [JOBS=N]
 PROFILE ?= cpu
 OUTPUT ?= outputs/$(PROFILE)
 NOTEBOOKS ?=
+# Runs trained in parallel before the notebooks start (empty: one per core on CPU, one per GPU).
+JOBS ?=
 comma := ,
 STAMP := $(VENV)/.installed-$(subst $(comma),-,$(EXTRAS))
 
@@ -34,7 +36,7 @@ bench: $(STAMP)
 
 # All notebooks through papermill into $(OUTPUT): executed notebooks, html/index.html, results.json.
 reproduce: $(STAMP)
-	$(BIN)/python -m ssl_lib.reproduce --profile $(PROFILE) --output $(OUTPUT) $(if $(NOTEBOOKS),--notebooks $(NOTEBOOKS))
+	$(BIN)/python -m ssl_lib.reproduce --profile $(PROFILE) --output $(OUTPUT) $(if $(NOTEBOOKS),--notebooks $(NOTEBOOKS)) $(if $(JOBS),--jobs $(JOBS))
 
 lab: $(STAMP)
 	$(BIN)/jupyter lab notebooks

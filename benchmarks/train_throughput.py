@@ -4,12 +4,20 @@
     python benchmarks/train_throughput.py --device cuda --backbone resnet18 --batch-size 512
     python benchmarks/train_throughput.py --epoch          # + one real epoch of 10,000 images via train()
     python benchmarks/train_throughput.py --methods simclr,byol --variants baseline,augself,cassle,feature_aug
+    python benchmarks/train_throughput.py --profile cpu --levers   # CPU levers side by side (below)
 
 Every method runs the same timed steps on the same data, in one process, one after another:
 augmentation of both views, forward (bf16 autocast on CUDA), backward, optimiser step and target
 update. Augmentation is timed separately inside each step (synchronised on CUDA), so its share
 is measured, not estimated. `--epoch` also times `ssl_lib.train.train` for one epoch of
 `--epoch-images` synthetic images with the default TrainConfig, the CPU target of the README.
+
+`--levers` times, in one process and interleaved round by round (machines here are noisy), the
+step of `--profile`'s config (default: cpu) under each CPU lever: eager vs `torch.compile` of the
+`TrainStep`, fp32 vs bf16 autocast, 1 vs 2 threads. It prints each lever's median step, its
+ratio to eager fp32 at the same threads, and the compile time, which a run pays once (less with
+inductor's on-disk cache, also measured: a second compile of the same graph in this process is
+timed after `torch._dynamo.reset()`).
 """
 
 from __future__ import annotations
@@ -24,10 +32,11 @@ import torch
 
 from ssl_lib.models.methods import METHODS
 from ssl_lib.train.config import TrainConfig
-from ssl_lib.data import make_synthetic, to_float
+from ssl_lib.data import make_synthetic
 from ssl_lib.utils.io import atomic_write_json
 from ssl_lib.train.optim import build_optimizer
-from ssl_lib.train.engine import build_model, resolve_runtime, train, view_pipelines
+from ssl_lib.data import to_float
+from ssl_lib.train.engine import TrainStep, build_model, compile_step, resolve_runtime, train, view_pipelines
 
 RECIPE_OF = {"byol": "byol"}  # the other methods use the config's default recipe
 # Augmentation-aware variants compared with the plain method (each at the authors' defaults).
@@ -44,47 +53,113 @@ def _sync(device):
         torch.cuda.synchronize(device)
 
 
-def bench_method(cfg: TrainConfig, images: torch.Tensor, steps: int, warmup: int) -> dict:
-    """Median step time and augmentation time of `steps` training steps of cfg.method."""
+def _setup(cfg: TrainConfig):
+    """Model, optimiser, pipelines and a (maybe compiled) TrainStep for cfg, as the engine builds them."""
     runtime = resolve_runtime(cfg)
-    device = runtime.device
     torch.manual_seed(cfg.seed)
-    model = build_model(cfg).to(device)
+    model = build_model(cfg).to(runtime.device)
     if runtime.channels_last:
         model = model.to(memory_format=torch.channels_last)
-    step_model = torch.compile(model) if cfg.compile else model
+    pipelines = view_pipelines(cfg)
+    step = TrainStep(model, pipelines, runtime.autocast_dtype, runtime.channels_last)
+    if cfg.compile:
+        step = compile_step(step, runtime.device)
     optimizer = build_optimizer(cfg.optimizer, model, cfg.base_lr, cfg.weight_decay, cfg.sgd_momentum)
-    pipeline1, pipeline2 = view_pipelines(cfg)
+    return runtime.device, model, pipelines, step, optimizer
+
+
+def _one_step(device, model, pipelines, step, optimizer, batch, generator, progress) -> tuple[float, float]:
+    """(seconds of the whole step, seconds of drawing + rendering the two views)."""
+    _sync(device)
+    start = time.perf_counter()
+    size = batch.shape[-2:]
+    params = [p.sample(batch.shape[0], size, device, generator) for p in pipelines]
+    views = [p.apply(to_float(batch), q) for p, q in zip(pipelines, params)]  # timed alone, then redone
+    _sync(device)
+    augmented = time.perf_counter()
+    del views
+    loss = step(batch, *params)["loss"]
+    optimizer.zero_grad(set_to_none=True)
+    loss.float().backward()
+    optimizer.step()
+    model.update_target(progress)
+    _sync(device)
+    end = time.perf_counter()
+    aug = augmented - start
+    return end - start, aug
+
+
+def bench_method(cfg: TrainConfig, images: torch.Tensor, steps: int, warmup: int) -> dict:
+    """Median step time and augmentation time of `steps` training steps of cfg.method.
+
+    The augmentation is timed by rendering the views once more outside the step (the step renders
+    them itself, inside the possibly compiled TrainStep), and that extra time is not counted in
+    the step time."""
+    device, model, pipelines, step, optimizer = _setup(cfg)
     generator = torch.Generator(device=device).manual_seed(0)
-    autocast = torch.autocast(device.type, dtype=runtime.autocast_dtype) if runtime.autocast_dtype else nullcontext()
     n = images.shape[0] // cfg.batch_size
     step_times, aug_times = [], []
-    for step in range(warmup + steps):
-        batch = images[(step % n) * cfg.batch_size: (step % n + 1) * cfg.batch_size]
-        _sync(device)
-        start = time.perf_counter()
-        x = to_float(batch)
-        if runtime.channels_last:
-            x = x.contiguous(memory_format=torch.channels_last)
-        views1, params1 = pipeline1(x, generator)
-        views2, params2 = pipeline2(x, generator)
-        _sync(device)
-        augmented = time.perf_counter()
-        with autocast:
-            loss = step_model(views1, views2, params1, params2)["loss"]
-        optimizer.zero_grad(set_to_none=True)
-        loss.float().backward()
-        optimizer.step()
-        model.update_target(step / (warmup + steps))
-        _sync(device)
-        end = time.perf_counter()
-        if step >= warmup:
-            step_times.append(end - start)
-            aug_times.append(augmented - start)
+    for i in range(warmup + steps):
+        batch = images[(i % n) * cfg.batch_size: (i % n + 1) * cfg.batch_size]
+        total, aug = _one_step(device, model, pipelines, step, optimizer, batch, generator, i / (warmup + steps))
+        if i >= warmup:
+            step_times.append(total - aug)
+            aug_times.append(aug)
     step_s = sorted(step_times)[len(step_times) // 2]
     aug_s = sorted(aug_times)[len(aug_times) // 2]
     return dict(method=cfg.method, batch=cfg.batch_size, step_ms=step_s * 1e3, aug_ms=aug_s * 1e3,
                 views_per_s=2 * cfg.batch_size / step_s, aug_share=aug_s / step_s)
+
+
+LEVERS = {  # name: (TrainConfig changes, threads)
+    "eager fp32, 2 threads": (dict(compile=False, precision="fp32"), 2),
+    "compile fp32, 2 threads": (dict(compile=True, precision="fp32"), 2),
+    "eager bf16, 2 threads": (dict(compile=False, precision="bf16"), 2),
+    "compile bf16, 2 threads": (dict(compile=True, precision="bf16"), 2),
+    "eager fp32, 1 thread": (dict(compile=False, precision="fp32"), 1),
+    "compile fp32, 1 thread": (dict(compile=True, precision="fp32"), 1),
+}
+
+
+def bench_levers(cfg: TrainConfig, images: torch.Tensor, steps: int, warmup: int) -> list[dict]:
+    """Each lever's median step time over `steps` rounds, the levers interleaved in every round."""
+    setups, compile_s = {}, {}
+    n = images.shape[0] // cfg.batch_size
+    for name, (changes, threads) in LEVERS.items():
+        torch.set_num_threads(threads)
+        setups[name] = _setup(cfg.replace(**changes))
+        generator = torch.Generator().manual_seed(0)
+        start = time.perf_counter()
+        for i in range(warmup):  # the first call compiles
+            _one_step(*setups[name], images[(i % n) * cfg.batch_size: (i % n + 1) * cfg.batch_size], generator, 0.0)
+        compile_s[name] = time.perf_counter() - start
+    times = {name: [] for name in LEVERS}
+    generator = torch.Generator().manual_seed(1)
+    for i in range(steps):
+        batch = images[(i % n) * cfg.batch_size: (i % n + 1) * cfg.batch_size]
+        for name, (_, threads) in LEVERS.items():
+            torch.set_num_threads(threads)
+            total, aug = _one_step(*setups[name], batch, generator, i / steps)
+            times[name].append(total - aug)
+    # A second compile of the same graphs in a fresh dynamo state: what a later run pays when
+    # inductor's on-disk cache already holds the kernels.
+    torch._dynamo.reset()
+    torch.set_num_threads(2)
+    name = "compile fp32, 2 threads"
+    again = _setup(cfg.replace(**LEVERS[name][0]))
+    start = time.perf_counter()
+    _one_step(*again, images[: cfg.batch_size], torch.Generator().manual_seed(0), 0.0)
+    cached_compile_s = time.perf_counter() - start
+    rows = []
+    for name, (changes, threads) in LEVERS.items():
+        median = sorted(times[name])[len(times[name]) // 2]
+        rows.append(dict(lever=name, threads=threads, step_ms=median * 1e3, warmup_s=compile_s[name]))
+    for row in rows:
+        ref = next(r for r in rows if r["lever"] == f"eager fp32, {row['threads']} thread" + ("s" if row["threads"] > 1 else ""))
+        row["speedup_vs_eager_fp32"] = ref["step_ms"] / row["step_ms"]
+    rows.append(dict(lever="compile fp32, 2 threads, cached", threads=2, step_ms=None, warmup_s=cached_compile_s,
+                     speedup_vs_eager_fp32=None))
+    return rows
 
 
 def main(argv=None) -> dict:
@@ -100,6 +175,8 @@ def main(argv=None) -> dict:
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--compile", action="store_true")
     parser.add_argument("--epoch", action="store_true", help="also time one epoch of train() (default config)")
+    parser.add_argument("--profile", help="take the model and batch from this profile's config (e.g. cpu)")
+    parser.add_argument("--levers", action="store_true", help="CPU levers side by side (compile, bf16, threads)")
     parser.add_argument("--epoch-images", type=int, default=10_000)
     parser.add_argument("--json", help="write results here")
     args = parser.parse_args(argv)
@@ -107,15 +184,33 @@ def main(argv=None) -> dict:
     cuda = args.device.startswith("cuda")
     if not cuda:
         torch.set_num_threads(args.threads)
-    base = TrainConfig(device=args.device, image_size=args.image_size, compile=args.compile, progress=False,
-                       backbone=args.backbone or ("resnet18" if cuda else "small_cnn"),
-                       batch_size=args.batch_size or (512 if cuda else 256))
+    if args.profile:
+        from ssl_lib.lab.profiles import get_profile
+
+        base = get_profile(args.profile).train_config(device=args.device, compile=args.compile, progress=False)
+        if args.batch_size:
+            base = base.replace(batch_size=args.batch_size)
+    else:
+        base = TrainConfig(device=args.device, image_size=args.image_size, compile=args.compile, progress=False,
+                           backbone=args.backbone or ("resnet18" if cuda else "small_cnn"),
+                           batch_size=args.batch_size or (512 if cuda else 256))
     device_name = torch.cuda.get_device_name() if cuda else \
         f"{platform.processor() or platform.machine()} CPU, {torch.get_num_threads()} threads"
     images, _ = make_synthetic((args.warmup + args.steps) * base.batch_size, base.image_size, seed=0,
                                device=args.device, dtype=torch.uint8)
     print(f"device: {device_name}; torch {torch.__version__}; {base.backbone}, {base.image_size} px, "
           f"batch {base.batch_size}, median of {args.steps} steps after {args.warmup} warm-up")
+    if args.levers:
+        rows = bench_levers(base.replace(method=args.methods.split(",")[0]), images, args.steps, args.warmup)
+        print(f"{'lever':<34} {'step ms':>9} {'vs eager fp32':>14} {'warm-up s':>10}")
+        for row in rows:
+            step = f"{row['step_ms']:.1f}" if row["step_ms"] else "-"
+            ratio = f"{row['speedup_vs_eager_fp32']:.2f}x" if row["speedup_vs_eager_fp32"] else "-"
+            print(f"{row['lever']:<34} {step:>9} {ratio:>14} {row['warmup_s']:>10.1f}")
+        report = dict(device=device_name, torch=torch.__version__, config=base.to_dict(), steps=args.steps, levers=rows)
+        if args.json:
+            atomic_write_json(report, args.json)
+        return report
     variants = args.variants.split(",")
     unknown = sorted(set(variants) - VARIANTS.keys())
     if unknown:

@@ -17,6 +17,7 @@ def run_main(argv, capsys) -> tuple[int, str]:
 @pytest.mark.parametrize("extra, expected", [
     (["--seeds", "a,b"], "--seeds"), (["--seeds", "1,,2"], "--seeds"), (["--device", "cdua"], "cdua"),
     (["--epochs", "0"], "epochs"), (["--profile", "nope"], "nope"), (["--bogus"], "--bogus"),
+    (["--jobs", "-1"], "jobs"), (["--jobs", "two"], "--jobs"),
 ])
 def test_bad_arguments_exit_2_with_one_line_before_any_notebook_runs(tmp_path, capsys, extra, expected):
     write_notebook(tmp_path, "01_a", ["raise AssertionError('must not run')"])

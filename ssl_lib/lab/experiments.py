@@ -80,6 +80,24 @@ GROUPS: dict[str, list[Experiment]] = {
 }
 
 
+# What each notebook trains, by its number: the one list a notebook and `ssl_lib.lab.prepare`
+# (which trains them ahead, several at a time) both read.
+NOTEBOOK_EXPERIMENTS = {
+    "02": lambda: GROUPS["invariance"],
+    "03": lambda: GROUPS["methods"],
+    "04": lambda: [get("SimCLR"), *GROUPS["augself"]],
+    "05": lambda: [get("SimCLR"), *GROUPS["cassle"]],
+    "06": lambda: [get("SimCLR"), get("BYOL"), *GROUPS["feature_aug"]],
+    "07": lambda: all_experiments(),
+}
+
+
+def for_notebook(notebook: str) -> list[Experiment]:
+    """The experiments notebook `notebook` ("04" or "04_augself") trains; [] for one that trains none."""
+    make = NOTEBOOK_EXPERIMENTS.get(str(notebook).split("_")[0].zfill(2))
+    return list(make()) if make else []
+
+
 def group(name: str) -> list[Experiment]:
     """The experiments of one group (a notebook's models); ValueError naming unknown groups."""
     if name not in GROUPS:

@@ -14,7 +14,10 @@ runner merges them into ``<output>/results.json``.  Layout of ``<output>``::
     results/<name>.json      what each notebook recorded
     results.json             all of it, with the profile, timings and status per notebook
 
-Before the first notebook, `ssl_lib.lab.validity` checks on synthetic data that the bench can
+Before the first notebook, `ssl_lib.lab.prepare` trains every run the chosen notebooks and the
+validity check need, ``jobs`` at a time (``--jobs N``, ``make reproduce JOBS=N``; default: one
+single-threaded worker per core on CPU, one per GPU on CUDA), and probes each; the notebooks then
+find them finished. Then `ssl_lib.lab.validity` checks on synthetic data that the bench can
 show the papers' effects at all (SSL learns the content; the augmentations leave headroom) and
 records it as ``results/00_validity.json``. A missed floor does not stop the notebooks (the report
 shows the verdicts next to the missed floor), but the run then ends with `BenchInvalid` (exit
@@ -35,6 +38,7 @@ from pathlib import Path
 
 from ssl_lib.lab.html_report import write_report
 from ssl_lib.lab.profiles import OVERRIDES, PROFILES, project_root, resolve
+from ssl_lib.lab import prepare
 from ssl_lib.lab import validity as bench_validity
 from ssl_lib.lab.results import RESULTS, merge_results, results_path
 from ssl_lib.train.cli import OneLineParser, print_error
@@ -197,13 +201,15 @@ def run_notebook(path, output_dir, parameters: dict, kernel_name: str | None = N
 
 def reproduce(profile: str = "cpu", output=None, notebooks=None, progress: bool = True,
               report: bool = True, notebook_dir=None, log=None, cell_timeout: float | None = None,
-              validity: bool = True, **overrides) -> dict:
+              validity: bool = True, jobs: int | None = None, **overrides) -> dict:
     """Check the bench's validity, then run the selected notebooks of ``profile`` in order; write
     the report and results.json.
 
     overrides: profile overrides passed to every notebook as parameters (see
     `ssl_lib.profiles.OVERRIDES`; None = the profile's value). validity: False skips the check
-    (it only runs on synthetic data). Returns the merged results. Raises BenchInvalid when the
+    (it only runs on synthetic data). jobs: worker processes that train the needed runs before
+    the first notebook (None: `prepare.default_jobs`; 0: none, the notebooks train them one by
+    one). Returns the merged results. Raises BenchInvalid when the
     profile missed a validity floor (after every notebook ran) and NotebookFailed on the first
     failing cell, each after writing the report of what ran.
     """
@@ -211,6 +217,8 @@ def reproduce(profile: str = "cpu", output=None, notebooks=None, progress: bool 
     unknown = sorted(set(overrides) - set(OVERRIDES))
     if unknown:
         raise ValueError(f"unknown override(s) {unknown}; allowed: {list(OVERRIDES)}")
+    if jobs is not None and (isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 0):
+        raise ValueError(f"jobs must be a non-negative integer, got {jobs!r}")
     P = resolve(profile, output=output, **overrides)
     # Refuse bad settings now, not in the first notebook that trains (minutes later).
     if P.device != "auto":
@@ -228,6 +236,11 @@ def reproduce(profile: str = "cpu", output=None, notebooks=None, progress: bool 
                    started=time.strftime("%Y-%m-%d %H:%M:%S"), notebooks=[])
     failure = invalid = None
     total = time.perf_counter()
+    if jobs is None:
+        jobs = prepare.default_jobs(P.device)
+    if jobs:
+        planned = prepare.planned_runs(P, [p.stem for p in paths], validity)
+        summary["runs"] = prepare.prepare_runs(P, planned, jobs, log=log) if planned else None
     if validity and P.dataset == "synthetic":
         start = time.perf_counter()
         log(f"[validity] content learned and headroom (profile {P.name}) ...")
@@ -284,6 +297,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--epochs", type=int, help="pretraining epochs (default: the profile's)")
     parser.add_argument("--runs-root", help="folder of pretraining runs (default runs/<profile>)")
     parser.add_argument("--notebook-dir", help="folder of the NN_name.ipynb notebooks (default notebooks/)")
+    parser.add_argument("--jobs", type=int, help="worker processes that train the runs before the notebooks "
+                        "start, each with cores / jobs threads (default: one per core on CPU, one per GPU; "
+                        "0: the notebooks train them one by one)")
     parser.add_argument("--no-progress", action="store_true", help="no per-cell progress bar")
     parser.add_argument("--no-report", action="store_true", help="skip the HTML conversion")
     parser.add_argument("--no-validity", action="store_true",
@@ -297,6 +313,7 @@ def main(argv=None) -> int:
         args = build_parser().parse_args(argv)
         reproduce(args.profile, output=args.output, notebooks=args.notebooks, progress=not args.no_progress,
                   report=not args.no_report, notebook_dir=args.notebook_dir, validity=not args.no_validity,
+                  jobs=args.jobs,
                   seeds=args.seeds, device=args.device,
                   dataset=args.dataset, data_root=args.data_root, epochs=args.epochs, runs_root=args.runs_root)
     except (NotebookFailed, bench_validity.BenchInvalid, OSError) as error:  # OSError: e.g. an unwritable output

@@ -247,8 +247,12 @@ def _run_epoch(loop: _Loop, epoch: int, step: int, run: RunDir) -> tuple[dict, i
     part_sums = {}  # the SSL loss and AugSelf's per-group losses, for the metrics
     batches = loop.loader
     if cfg.progress and dist.is_main_process():
-        from tqdm.auto import tqdm
-        batches = tqdm(loop.loader, desc=f"epoch {epoch + 1}/{cfg.epochs}", leave=False)
+        try:
+            from tqdm.auto import tqdm
+        except ImportError:  # a bare GPU machine (benchmarks/gpu.sh): the JSON line per epoch is enough
+            tqdm = None
+        if tqdm is not None:
+            batches = tqdm(loop.loader, desc=f"epoch {epoch + 1}/{cfg.epochs}", leave=False)
     for images, _ in batches:
         images = _rank_slice(images, loop.per_rank_batch)
         batch, size = images.shape[0], images.shape[-2:]

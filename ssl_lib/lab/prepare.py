@@ -1,0 +1,146 @@
+"""Train the runs a reproduction needs before its notebooks start, several at a time.
+
+    python -m ssl_lib.reproduce --profile cpu --jobs 2      # make reproduce JOBS=2
+
+The notebooks train what they need themselves, one run after another. Before they start, the
+runner can instead hand every run the chosen notebooks (and the validity check) will ask for to
+`jobs` worker processes, each with its share of the cores (`threads_per_job`); on CUDA the
+workers share the GPU. Each worker trains a run through `ssl_lib.lab.runs.get_or_train`, so:
+
+* the run-folder lock keeps one trainer per run (a notebook opened meanwhile waits, then reuses);
+* a killed worker leaves a checkpoint that the next request resumes;
+* a finished run is reused, not retrained.
+
+After training, a worker also probes its run (`experiments.transfer_tables`, cached in the run
+folder), so the notebooks' linear probes of every run are spread over the workers too. One
+progress line per finished run gives runs done / left and an estimated time left.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from dataclasses import dataclass
+
+from ssl_lib.lab import experiments
+from ssl_lib.lab.runs import run_name
+from ssl_lib.train.config import TrainConfig
+
+
+@dataclass(frozen=True)
+class PlannedRun:
+    """One run a reproduction needs: the experiment's name, its seed and its validated config."""
+
+    model: str
+    seed: int
+    config: TrainConfig
+
+
+def planned_runs(profile, notebooks, validity: bool = True) -> list[PlannedRun]:
+    """The distinct runs (one per run folder) that `notebooks` (names such as "04_augself") and,
+    with `validity`, the validity check train under `profile`, in notebook order."""
+    from ssl_lib.lab.validity import MODELS
+
+    wanted = [experiments.get(name) for name in MODELS] if validity and profile.dataset == "synthetic" else []
+    for notebook in notebooks:
+        wanted += experiments.for_notebook(notebook)
+    runs, seen = [], set()
+    for exp in wanted:
+        for seed in exp.seeds_of(profile):
+            cfg = exp.config(profile, seed)
+            name = run_name(cfg)
+            if name not in seen:
+                seen.add(name)
+                runs.append(PlannedRun(exp.name, seed, cfg))
+    return runs
+
+
+def default_jobs(device: str = "cpu") -> int:
+    """Workers when none is asked for: one per core on CPU (each single-threaded: measured faster
+    than one two-threaded trainer on 2 cores, benchmarks/RESULTS.md), one per GPU on CUDA."""
+    if device.startswith("cuda"):
+        import torch
+
+        return max(1, torch.cuda.device_count())
+    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+
+
+def threads_per_job(jobs: int) -> int:
+    """CPU threads each of `jobs` workers uses: the available cores shared out, at least 1."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return max(1, cores // jobs)
+
+
+def _init_worker(threads: int) -> None:
+    import torch
+
+    torch.set_num_threads(threads)
+
+
+def _train_and_probe(profile, planned: PlannedRun, probe: bool) -> tuple[str, float]:
+    """In a worker: train (or reuse) one run, then cache its probe table. Returns (run name, seconds)."""
+    from ssl_lib.lab.runs import get_or_train
+
+    start = time.perf_counter()
+    cfg = planned.config.replace(progress=False)
+    run = get_or_train(cfg, profile.runs_root, log=None)
+    if probe and profile.dataset == "synthetic":
+        import pandas as pd
+
+        row = pd.DataFrame([dict(model=planned.model, seed=planned.seed, run=str(run.path))])
+        experiments.transfer_tables(profile, row, _probe_data(profile), profile.torch_device())
+    return run.path.name, time.perf_counter() - start
+
+
+_DATA = {}
+
+
+def _probe_data(profile):
+    # One copy of the probe images per worker process, drawn once.
+    from ssl_lib.evaluation.transfer import profile_transfer_data
+
+    if profile.name not in _DATA:
+        _DATA[profile.name] = profile_transfer_data(profile, profile.torch_device())
+    return _DATA[profile.name]
+
+
+def _eta(seconds: float) -> str:
+    return f"{seconds / 60:.1f} min" if seconds >= 60 else f"{seconds:.0f} s"
+
+
+def prepare_runs(profile, runs: list[PlannedRun], jobs: int, probe: bool = True, log=print) -> dict:
+    """Train (and probe) `runs` with `jobs` worker processes of `threads_per_job(jobs)` threads.
+
+    Runs that are already finished cost a lookup. Returns dict(runs, jobs, threads, seconds).
+    A worker's exception (a diverged run, a full disk) is raised here once the other workers
+    have stopped; the runs finished so far stay finished, an interrupted one resumes next time.
+    """
+    if jobs < 1:
+        raise ValueError(f"jobs must be at least 1, got {jobs}")
+    import multiprocessing
+
+    threads = threads_per_job(jobs)
+    start, done, total = time.perf_counter(), 0, len(runs)
+    log(f"[runs] {total} runs with {jobs} worker(s) x {threads} thread(s)")
+    # "spawn": a fresh interpreter per worker (forking a process that holds torch's thread pools
+    # and, on CUDA, a context, is unsafe).
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=_init_worker,
+                             initargs=(threads,)) as pool:
+        pending = {pool.submit(_train_and_probe, profile, planned, probe) for planned in runs}
+        try:
+            while pending:
+                finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    name, seconds = future.result()
+                    done += 1
+                    elapsed = time.perf_counter() - start
+                    left = total - done
+                    log(f"[runs] {done}/{total} done, {left} left, ETA {_eta(elapsed / done * left)} "
+                        f"({name}: {seconds:.0f} s)")
+        except BaseException:
+            for future in pending:
+                future.cancel()
+            raise
+    return dict(runs=total, jobs=jobs, threads=threads, seconds=round(time.perf_counter() - start, 1))

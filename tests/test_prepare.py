@@ -1,0 +1,68 @@
+"""prepare: the runs of the chosen notebooks, trained ahead by worker processes, each once."""
+
+import pytest
+
+from ssl_lib.lab import experiments, prepare
+from ssl_lib.lab.profiles import resolve
+from ssl_lib.lab.runs import get_or_train, is_finished, run_name
+from ssl_lib.lab.validity import MODELS
+from ssl_lib.train.run_dir import RunDir
+
+
+def test_planned_runs_are_the_notebooks_and_validity_runs_each_once(tmp_path):
+    P = resolve("cpu", runs_root=str(tmp_path))
+    planned = prepare.planned_runs(P, ["04_augself", "05_cassle"], validity=True)
+    names = [run_name(r.config) for r in planned]
+    assert len(names) == len(set(names))
+    expected = {run_name(exp.config(P, seed))
+                for exp in [*experiments.for_notebook("04"), *experiments.for_notebook("05"),
+                            *[experiments.get(m) for m in MODELS]]
+                for seed in exp.seeds_of(P)}
+    assert set(names) == expected
+    # SimCLR appears in 04, 05 and the validity models, once per seed in the plan
+    assert sum(r.model == "SimCLR" for r in planned) == len(P.seeds)
+    assert prepare.planned_runs(P, ["01_augmentations", "08_report"], validity=False) == []
+
+
+def test_every_notebook_that_trains_has_its_experiments_listed():
+    assert experiments.for_notebook("07") == experiments.all_experiments()
+    assert experiments.for_notebook("04_augself")[1].name == "SimCLR + AugSelf"
+    assert experiments.for_notebook("01") == []
+
+
+def test_threads_are_the_cores_shared_out():
+    cores = prepare.threads_per_job(1)
+    assert cores >= 1
+    assert prepare.threads_per_job(cores) == 1
+    assert prepare.threads_per_job(10 * cores) == 1
+    assert prepare.default_jobs("cpu") == cores
+
+
+def test_two_workers_train_and_probe_each_run_once_then_reuse(tmp_path):
+    P = resolve("smoke", runs_root=str(tmp_path / "runs"))
+    planned = prepare.planned_runs(P, ["04_augself"], validity=False)
+    assert len(planned) == 2
+    lines = []
+    summary = prepare.prepare_runs(P, planned, jobs=2, log=lines.append)
+    assert summary["runs"] == 2 and summary["jobs"] == 2
+    assert lines[0].startswith("[runs] 2 runs with 2 worker(s)")
+    assert "1/2 done, 1 left, ETA" in lines[1] and "2/2 done, 0 left" in lines[2]
+    for r in planned:
+        run = RunDir(tmp_path / "runs" / run_name(r.config))
+        assert is_finished(run.path, r.config)
+        assert list(run.path.glob("transfer-*.csv")), "the worker did not cache the run's probe table"
+    # the notebooks then find them finished: nothing is trained again
+    mtimes = {p: p.stat().st_mtime_ns for p in (tmp_path / "runs").rglob("backbone.pt")}
+    prepare.prepare_runs(P, planned, jobs=1, log=lambda m: None)
+    assert {p: p.stat().st_mtime_ns for p in (tmp_path / "runs").rglob("backbone.pt")} == mtimes
+    assert get_or_train(planned[0].config, P.runs_root, log=None).is_finished()
+
+
+def test_a_worker_error_reaches_the_caller(tmp_path):
+    P = resolve("smoke", runs_root=str(tmp_path / "runs"))
+    planned = prepare.planned_runs(P, ["04_augself"], validity=False)
+    bad = prepare.PlannedRun("broken", 0, planned[0].config.replace(dataset="cifar10", data_root=str(tmp_path)))
+    with pytest.raises(Exception, match="(?i)cifar"):
+        prepare.prepare_runs(P, [bad], jobs=1, log=lambda m: None)
+    with pytest.raises(ValueError, match="jobs"):
+        prepare.prepare_runs(P, planned, jobs=0)
