@@ -41,3 +41,23 @@ def test_page_fetches_nothing_from_the_network(tmp_path):
     assert not re.search(r"mathjax|require\.js|unpkg|cdnjs", page, re.IGNORECASE)
     assert page.count("<math") == 2 and '<script src="plotly.min.js"' in page
     assert "interactive widget" in page and "Plotly.newPlot" in page
+
+
+def test_the_index_shows_validity_and_every_claim_first(tmp_path):
+    from ssl_lib.lab.html_report import write_report
+    from ssl_lib.lab.verdicts import claim_row, claims_table, compare
+
+    claims = claims_table([claim_row("AugSelf", "helps colour", "colour top-1", "a", "b",
+                                     compare([0.8, 0.9, 0.85], [0.7, 0.8, 0.8])),
+                           claim_row("CASSLE", "keeps colour", "colour top-1", "a", "b",
+                                     compare([0.8, 0.7, 0.95], [0.7, 0.8, 0.8], headroom=[0.01] * 3))])
+    merged = {"run": {"profile": "smoke", "notebooks": []},
+              "notebooks": {"00_validity": {"failures": ["seed 0: colour headroom of SimCLR is +0.01 (floor 0.1)"]},
+                            "08_report": {"claims": claims.assign(notebook="04_augself").to_dict("records")}}}
+    page = write_report(tmp_path, merged).read_text()
+    assert "Bench not valid" in page and "colour headroom of SimCLR is +0.01" in page
+    assert "2 claims: 1 reproduced, 1 cannot show here" in page
+    assert page.index("Claims") < page.index("Notebooks") and "Plotly.newPlot" in page
+    assert '<script src="plotly.min.js"' in page and not FETCHED.findall(page)
+    valid = write_report(tmp_path, {"run": {}, "notebooks": {"00_validity": {"failures": []}}}).read_text()
+    assert "Bench valid" in valid and "Claims" not in valid

@@ -23,7 +23,7 @@ from scipy import stats
 from ssl_lib.lab import experiments
 from ssl_lib.lab.results import merge_results, results_path
 from ssl_lib.lab.profiles import OVERRIDES, resolve
-from ssl_lib.lab.verdicts import MIN_SEEDS, VERDICTS, compare
+from ssl_lib.lab.verdicts import CLAIM_COLUMNS, MIN_SEEDS, VERDICTS, compare
 from ssl_lib.lab.runner import NOTEBOOK_DIR, NotebookFailed, list_notebooks, notebook_parameters, reproduce, run_notebook
 from ssl_lib.lab.runs import is_finished, run_name
 
@@ -35,7 +35,6 @@ CLAIMS_02 = {"spatial transforms": ("Spatial", "Appearance"), "colour transforms
              "viewpoint": ("Spatial", "Appearance"), "lighting": ("Appearance", "Spatial")}
 # What notebook 08 gathers, and the columns of a claim row.
 REPORT_SOURCES = ("02_invariance", "03_methods", "04_augself", "05_cassle", "06_feature_aug", "07_transfer")
-CLAIM_COLUMNS = ("paper", "claim", "quantity", "measured", "difference", "detectable", "seeds_agreeing", "verdict")
 
 
 def _interval(values):
@@ -192,6 +191,8 @@ def test_every_claim_of_the_report_has_a_verdict_by_the_rule(smoke_run):
             assert low >= 0 and wins == seeds, claim  # printed bounds are rounded
         elif claim["verdict"] == "not reproduced":
             assert high <= 0 and wins == 0, claim
+        elif claim["verdict"] == "cannot show here":
+            assert low <= 0 <= high and float(claim["headroom"]) < float(claim["detectable"]), claim
         else:
             assert claim["verdict"] == "inconclusive" and low <= 0 <= high, claim
     counts = Counter((c["paper"], c["verdict"]) for c in report["claims"])

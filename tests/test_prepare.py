@@ -44,13 +44,14 @@ def test_two_workers_train_and_probe_each_run_once_then_reuse(tmp_path):
     assert len(planned) == 2
     lines = []
     summary = prepare.prepare_runs(P, planned, jobs=2, log=lines.append)
-    assert summary["runs"] == 2 and summary["jobs"] == 2
-    assert lines[0].startswith("[runs] 2 runs with 2 worker(s)")
-    assert "1/2 done, 1 left, ETA" in lines[1] and "2/2 done, 0 left" in lines[2]
+    assert summary["runs"] == 2 and summary["random_init"] == len(P.seeds) == 1 and summary["jobs"] == 2
+    assert lines[0].startswith("[runs] 2 runs and 1 random-init probes with 2 worker(s)")
+    assert "1/3 done, 2 left, ETA" in lines[1] and "3/3 done, 0 left" in lines[3]
     for r in planned:
         run = RunDir(tmp_path / "runs" / run_name(r.config))
         assert is_finished(run.path, r.config)
         assert list(run.path.glob("transfer-*.csv")), "the worker did not cache the run's probe table"
+    assert list((tmp_path / "runs").glob("random-init-*/transfer-*.csv")), "no random-init probe table cached"
     # the notebooks then find them finished: nothing is trained again
     mtimes = {p: p.stat().st_mtime_ns for p in (tmp_path / "runs").rglob("backbone.pt")}
     prepare.prepare_runs(P, planned, jobs=1, log=lambda m: None)
@@ -66,3 +67,39 @@ def test_a_worker_error_reaches_the_caller(tmp_path):
         prepare.prepare_runs(P, [bad], jobs=1, log=lambda m: None)
     with pytest.raises(ValueError, match="jobs"):
         prepare.prepare_runs(P, planned, jobs=0)
+
+
+def test_a_killed_worker_leaves_a_run_that_the_next_call_resumes(tmp_path):
+    import json
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    runs_root = tmp_path / "runs"
+    script = f"""
+from ssl_lib.lab import prepare
+from ssl_lib.lab.profiles import resolve
+P = resolve("smoke", runs_root={str(runs_root)!r}, epochs=12)
+prepare.prepare_runs(P, prepare.planned_runs(P, ["04"], validity=False)[:1], jobs=1, probe=False)
+"""
+    process = subprocess.Popen([sys.executable, "-c", script], start_new_session=True)
+    try:
+        deadline = time.time() + 120
+        while not list(runs_root.glob("*/checkpoint.pt")) and time.time() < deadline:
+            time.sleep(0.2)
+        assert list(runs_root.glob("*/checkpoint.pt")), "no checkpoint within 2 minutes"
+    finally:
+        os.killpg(process.pid, signal.SIGKILL)  # the runner and its worker, mid-run
+        process.wait()
+    run = next(runs_root.glob("*/checkpoint.pt")).parent
+    assert not (run / "backbone.pt").exists()
+    first_epoch = json.loads((run / "metrics.jsonl").read_text().splitlines()[0])
+
+    P = resolve("smoke", runs_root=str(runs_root), epochs=12)
+    planned = prepare.planned_runs(P, ["04"], validity=False)[:1]
+    prepare.prepare_runs(P, planned, jobs=1, probe=False, log=lambda m: None)
+    lines = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert (run / "backbone.pt").exists() and len(lines) == 12
+    assert lines[0] == first_epoch  # resumed: the epochs before the kill were not trained again

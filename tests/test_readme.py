@@ -19,7 +19,7 @@ def code_blocks(language: str) -> list[str]:
 def commands() -> list[str]:
     """Every command line of the bash blocks and every inline `python -m` / `make` code span."""
     lines = [line.split("#")[0].strip() for block in code_blocks("bash") for line in block.splitlines()]
-    inline = re.findall(r"`((?:python -m ssl_lib|make |torchrun |python benchmarks/)[^`]*)`", README)
+    inline = re.findall(r"`((?:python -m ssl_lib|make |torchrun |python benchmarks/|bash benchmarks/)[^`]*)`", README)
     return [c for c in lines + inline if c]
 
 
@@ -56,7 +56,7 @@ def test_each_command_names_what_exists(command):
                 assert re.search(rf"^{variable} \?=", makefile, flags=re.M), f"Makefile has no variable {variable}"
             else:
                 assert re.search(rf"^{re.escape(word)}:", makefile, flags=re.M), f"Makefile has no target {word}"
-    elif words[0] == "python" and words[1].startswith("benchmarks/"):
+    elif words[0] in ("python", "bash") and words[1].startswith("benchmarks/"):
         assert (ROOT / words[1]).is_file(), f"{words[1]} does not exist"
     else:
         pytest.fail(f"the test does not know how to check {command!r}")

@@ -52,3 +52,15 @@ def test_floors_pass_and_each_miss_is_named_with_its_seed():
 def test_missing_models_are_named():
     with pytest.raises(ValueError, match=r"missing \['Appearance'\]"):
         validity_table(top1_table().drop(index="Appearance", level=0))
+
+
+def test_headroom_per_seed_bounds_a_claim():
+    from ssl_lib.lab.validity import headroom
+
+    table = validity_table(top1_table({("Spatial", 1, "color"): 0.62}))
+    color = headroom(table, "SimCLR", "color")
+    assert color.index.tolist() == [0, 1]
+    assert color.tolist() == pytest.approx([0.75 - 0.60, 0.62 - 0.60])  # Spatial - SimCLR per seed
+    assert headroom(table, "SimCLR", "size").tolist() == pytest.approx([0.58 - 0.55] * 2)  # Appearance - SimCLR
+    with pytest.raises(ValueError, match="no headroom of 'MoCo'"):
+        headroom(table, "MoCo", "color")

@@ -70,7 +70,7 @@ def test_load_claims_from_recorded_results(tmp_path):
     record("other", 1, output=tmp_path, notebook="06_feature_aug")
     claims = load_claims(tmp_path, ["05_cassle", "06_feature_aug"])
     assert claims.notebook.tolist() == ["05_cassle"] and claims.verdict.tolist() == ["reproduced"]
-    assert verdict_counts(claims).loc["CASSLE"].tolist() == [1, 0, 0]
+    assert verdict_counts(claims).loc["CASSLE"].tolist() == [1, 0, 0, 0]
     with pytest.raises(FileNotFoundError, match=r"\['07_transfer'\]"):
         load_claims(tmp_path, ["05_cassle", "07_transfer"])
 
@@ -92,7 +92,7 @@ def test_paired_claim_by_hand():
     # a: 0.600 +- 0.100; b: 0.517 +- 0.126
     assert row == dict(paper="P", claim="a beats b", quantity="top-1",
                        measured="a: 0.600 ± 0.100 vs b: 0.517 ± 0.126", difference="+0.083 [-0.229, +0.396]",
-                       detectable="0.411", seeds_agreeing="2/3", verdict="inconclusive")
+                       detectable="0.411", headroom="n/a", seeds_agreeing="2/3", verdict="inconclusive")
     lower = paired_claim("P", "b below a", "cosine", _frame(), "b", "a", higher_is_better=False)
     assert lower["difference"] == "+0.083 [-0.229, +0.396]" and lower["seeds_agreeing"] == "2/3"
 
@@ -134,6 +134,37 @@ def test_paired_claim_with_a_margin():
     assert paired_claim("P", "keeps it", "shape top-1", per_seed, "new", "old")["verdict"] == "not reproduced"
 
 
+def test_a_bounded_claim_the_headroom_cannot_show():
+    from ssl_lib.lab.verdicts import paired_claim
+
+    # d = 0.1, -0.1, 0.15 (inconclusive): detectable = 5.6535 * sd(d) / sqrt(3) = 0.4367 by hand
+    treatment, control = [0.8, 0.7, 0.95], [0.7, 0.8, 0.8]
+    sd = np.std([0.1, -0.1, 0.15], ddof=1)
+    detectable = 5.6535 * sd / 3 ** 0.5
+    assert compare(treatment, control)["detectable"] == pytest.approx(detectable, rel=1e-4)
+    # the headroom that bounds the effect is smaller than what these seeds could detect
+    small = compare(treatment, control, headroom=[0.05, 0.02, 0.08])
+    assert small["verdict"] == "cannot show here" and small["headroom"] == pytest.approx(0.05)
+    # with room enough to show the effect, the same data stay inconclusive (the rule's edge: equal
+    # to the detectable effect is room enough)
+    room = detectable + 1e-6
+    assert compare(treatment, control, headroom=[room] * 3)["verdict"] == "inconclusive"
+    # an interval clear of zero is a result whatever the bound
+    assert compare([0.8, 0.9, 0.85], [0.7, 0.8, 0.8], headroom=[0.0] * 3)["verdict"] == "reproduced"
+    assert compare([0.6, 0.7, 0.65], [0.7, 0.8, 0.8], headroom=[0.0] * 3)["verdict"] == "not reproduced"
+    # fewer than MIN_SEEDS seeds give no verdict of any kind
+    assert compare([0.9, 0.1], [0.1, 0.2], headroom=[0.0, 0.0])["verdict"] == "inconclusive"
+    with pytest.raises(ValueError, match="headroom"):
+        compare(treatment, control, headroom=[0.1, 0.1])
+    # paired_claim takes the headroom per seed and pairs it on the compared seeds
+    per_seed = {"t": treatment, "c": control}
+    row = paired_claim("AugSelf", "improves colour", "color top-1", per_seed, "t", "c",
+                       headroom={0: 0.05, 1: 0.02, 2: 0.08, 3: 9.0})
+    assert row["verdict"] == "cannot show here" and row["headroom"] == "0.050"
+    with pytest.raises(KeyError, match="headroom"):
+        paired_claim("AugSelf", "improves colour", "color top-1", per_seed, "t", "c", headroom={0: 0.05})
+
+
 def test_mean_std_over_seeds():
     import pandas as pd
 
@@ -146,3 +177,28 @@ def test_mean_std_over_seeds():
     assert out["mean"].tolist() == [2.0, 5.0] and out["seeds"].tolist() == [2, 1]
     assert out["std"].tolist() == pytest.approx([2 ** 0.5, 0.0])
     assert mean_std(table, "model", "value").columns.tolist() == ["model", "mean", "std"]
+
+
+def test_claim_numbers_invert_the_formatting_and_the_forest_plot_shows_every_claim():
+    from ssl_lib.lab.figures import VERDICT_COLORS, claims_forest
+    from ssl_lib.lab.verdicts import claim_numbers
+
+    results = [compare([0.8, 0.9, 0.85], [0.7, 0.8, 0.8]), compare([0.8, 0.7, 0.95], [0.7, 0.8, 0.8], headroom=[0.01] * 3),
+               compare([0.6, 0.7, 0.65], [0.7, 0.8, 0.8]), compare([0.9], [0.1])]
+    table = claims_table([claim_row(p, f"claim {i}", "q", "t", "c", r)
+                          for i, (p, r) in enumerate(zip(["A", "B", "A", "B"], results))])
+    numbers = claim_numbers(table)
+    for i, r in enumerate(results):
+        for key in ("diff_mean", "ci_low", "ci_high", "detectable", "headroom"):
+            expected = r[key]
+            assert (np.isnan(numbers[key][i]) and np.isnan(expected)) or numbers[key][i] == pytest.approx(expected,
+                                                                                                          abs=5e-4)
+    fig = claims_forest(table.assign(notebook=["04_augself"] * 4))
+    verdict_traces = {t.name: t for t in fig.data if t.name in VERDICT_COLORS}
+    assert set(verdict_traces) == {"reproduced", "not reproduced", "cannot show here", "inconclusive"}
+    assert sum(len(t.y) for t in verdict_traces.values()) == 4
+    assert verdict_traces["reproduced"].marker.color == VERDICT_COLORS["reproduced"]
+    assert list(verdict_traces["reproduced"].x) == pytest.approx([results[0]["diff_mean"]], abs=5e-4)
+    assert all(label.startswith("04 ") for t in verdict_traces.values() for label in t.y)
+    detectable = next(t for t in fig.data if t.name == "detectable effect")
+    assert len(detectable.x) == 4

@@ -169,9 +169,11 @@ class AugParams:
     def color_vector(self) -> Tensor:
         """(B, 4) jitter factors normalised as AugSelf: (f - 1) / range for brightness,
         contrast, saturation and hue / range; 0 when jitter was not applied or a range is 0."""
-        identity = torch.tensor([1.0, 1.0, 1.0, 0.0], device=self.jitter_factors.device)
+        factors = self.jitter_factors.float()
+        # minus the identity (1, 1, 1, 0), built on the device (a host tensor here would sync)
+        centred = torch.cat([factors[:, :3] - 1, factors[:, 3:]], dim=1)
         span = self.jitter_range.float()
-        scaled = (self.jitter_factors.float() - identity) / torch.where(span > 0, span, torch.ones_like(span))
+        scaled = centred / torch.where(span > 0, span, torch.ones_like(span))
         return torch.where(self.jitter_applied[:, None], scaled, torch.zeros_like(scaled))
 
     def descriptor(self, keys=DEFAULT_DESCRIPTOR_KEYS) -> Tensor:

@@ -12,6 +12,7 @@ per call.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import asdict, dataclass, fields, replace
 
@@ -32,6 +33,13 @@ _CPU_CHUNK_BYTES = 16 * 2**20
 
 def _cpu_chunk_size(size: tuple[int, int]) -> int:
     return max(1, _CPU_CHUNK_BYTES // (3 * size[0] * size[1] * 4))
+
+
+@functools.lru_cache(maxsize=None)
+def _constant(values: tuple, device: torch.device, dtype: torch.dtype = torch.float32) -> Tensor:
+    """A small read-only tensor of Python numbers on `device`, copied there once per process: a
+    copy from the host inside every step would make the step wait for the device (CUDA)."""
+    return torch.tensor(values, device=device, dtype=dtype)
 
 
 def default_blur_kernel(size: int) -> int:
@@ -221,6 +229,8 @@ class AugmentPipeline:
         """Draw parameters for `batch` images of `source_size` (H, W) on `device`."""
         cfg = self.config
         device = torch.device(device) if device is not None else torch.device("cpu")
+        if device.type == "cuda" and device.index is None:
+            device = torch.device("cuda", torch.cuda.current_device())  # one cache key per GPU
         height, width = (int(s) for s in source_size)
         rand = lambda *shape: torch.rand(shape, generator=generator, device=device)
 
@@ -230,10 +240,10 @@ class AugmentPipeline:
             crop_box = _center_box(height, width, cfg.size[1] / cfg.size[0], device).expand(batch, 4).clone()
 
         jitter_applied = rand(batch) < cfg.jitter_p
-        low = torch.tensor([r[0] for r in cfg.jitter_ranges], device=device)
-        high = torch.tensor([r[1] for r in cfg.jitter_ranges], device=device)
+        low = _constant(tuple(r[0] for r in cfg.jitter_ranges), device)
+        high = _constant(tuple(r[1] for r in cfg.jitter_ranges), device)
         factors = low + (high - low) * rand(batch, 4)
-        identity = torch.tensor([1.0, 1.0, 1.0, 0.0], device=device)
+        identity = _constant((1.0, 1.0, 1.0, 0.0), device)
         jitter_factors = torch.where(jitter_applied[:, None], factors, identity)
         jitter_order = rand(batch, 4).argsort(dim=1)  # uniform over the 24 orders
 
@@ -246,7 +256,7 @@ class AugmentPipeline:
 
         params = dict(
             crop_box=crop_box,
-            source_size=torch.tensor([height, width], device=device).expand(batch, 2).clone(),
+            source_size=_constant((height, width), device, torch.int64).expand(batch, 2).clone(),
             flip=rand(batch) < cfg.flip_p,
             jitter_applied=jitter_applied,
             jitter_factors=jitter_factors,
@@ -296,7 +306,7 @@ def _sample_crop_boxes(batch, height, width, scale, ratio, rand) -> Tensor:
         fb_w, fb_h = int(round(height * ratio[1])), height
     else:
         fb_w, fb_h = width, height
-    fallback = torch.tensor([(height - fb_h) // 2, (width - fb_w) // 2, fb_h, fb_w], device=boxes.device)
+    fallback = _constant(((height - fb_h) // 2, (width - fb_w) // 2, fb_h, fb_w), boxes.device, torch.int64)
     return torch.where(fits.any(dim=1, keepdim=True), boxes, fallback)
 
 
@@ -306,7 +316,7 @@ def _center_box(height: int, width: int, aspect: float, device) -> Tensor:
         box_h, box_w = height, min(width, int(round(height * aspect)))
     else:
         box_h, box_w = min(height, int(round(width / aspect))), width
-    return torch.tensor([[(height - box_h) // 2, (width - box_w) // 2, box_h, box_w]], device=device)
+    return _constant(((height - box_h) // 2, (width - box_w) // 2, box_h, box_w), device, torch.int64)[None]
 
 
 # Settings of the recipes the papers use. Blur kernels default to ~10% of the output side.

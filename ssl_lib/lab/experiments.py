@@ -211,12 +211,12 @@ def downstream_tables(profile, runs, data, device="cpu"):
     return _cached_per_run(runs, f"downstream-{data.name}-{_settings_digest(profile, data)}.csv", compute)
 
 
-def random_init_tables(profile, data, device="cpu"):
+def random_init_tables(profile, data, device="cpu", seeds=None):
     """`transfer_tables` rows of the random-init backbone of every profile seed (model "random init").
 
     Cached like a run's tables, in ``<runs_root>/random-init-<run name of the seed's SimCLR
     config>``: the untrained network depends on the architecture and seed only, and notebooks 03
-    and 07 and the validity check all compare with it.
+    and 07 and the validity check all compare with it. `seeds`: a subset of the profile's (None: all).
     """
     import pandas as pd
 
@@ -224,7 +224,7 @@ def random_init_tables(profile, data, device="cpu"):
     from ssl_lib.lab.runs import run_name
 
     tables = []
-    for (model, seed), backbone in random_backbones(profile, device).items():
+    for (model, seed), backbone in random_backbones(profile, device, seeds).items():
         folder = RunDir(Path(profile.runs_root) / f"random-init-{run_name(get('SimCLR').config(profile, seed))}")
         compute = lambda backbone=backbone, seed=seed: profile_transfer_table(split_features(backbone, data), data,
                                                                                profile, model=model, seed=seed)
@@ -233,14 +233,15 @@ def random_init_tables(profile, data, device="cpu"):
     return pd.concat(tables, ignore_index=True)
 
 
-def random_backbones(profile, device="cpu") -> dict:
-    """{("random init", seed): an untrained backbone of the profile's architecture} per profile seed."""
+def random_backbones(profile, device="cpu", seeds=None) -> dict:
+    """{("random init", seed): an untrained backbone of the profile's architecture} per profile seed
+    (or per seed of `seeds`)."""
     import torch
 
     from ssl_lib.models.compose import build_model
 
     out = {}
-    for seed in profile.seeds:
+    for seed in profile.seeds if seeds is None else seeds:
         torch.manual_seed(seed)
         out[("random init", seed)] = build_model(profile.train_config(**BASE, seed=seed)).backbone.to(device).eval()
     return out

@@ -83,9 +83,37 @@ def _copy_plotly_js(folder: Path) -> None:
         atomic_write_text(source.read_text(encoding="utf-8"), target)
 
 
+def _overview(merged: dict) -> str:
+    """The index page's top: the bench's validity (from "00_validity") and the forest plot of
+    every claim (from "08_report"), each only when recorded."""
+    import pandas as pd
+
+    from ssl_lib.lab.figures import claims_forest
+
+    results = merged.get("notebooks", {})
+    parts = []
+    validity = results.get("00_validity")
+    if validity is not None:
+        failures = validity.get("failures") or []
+        status = ("<p><b>Bench valid</b>: every validity floor is met on every seed.</p>" if not failures else
+                  f"<p><b>Bench not valid</b>: {len(failures)} floor(s) missed; read the verdicts with this in "
+                  f"mind.</p><ul>{''.join(f'<li>{html.escape(f)}</li>' for f in failures)}</ul>")
+        parts.append(f"<h2>Validity</h2>{status}")
+    claims = (results.get("08_report") or {}).get("claims")
+    if claims:
+        table = pd.DataFrame(claims)
+        counts = table.verdict.value_counts()
+        summary = ", ".join(f"{counts[v]} {v}" for v in counts.index)
+        figure = claims_forest(table).to_html(full_html=False, include_plotlyjs=False)
+        parts.append(f"<h2>Claims</h2><p>{len(table)} claims: {html.escape(summary)} (details: "
+                     f'<a href="08_report.html">08_report</a>).</p>{figure}')
+    return "\n".join(parts)
+
+
 def write_report(output_dir, merged: dict) -> Path:
     """html/<notebook>.html for every executed notebook and html/index.html linking them, with
-    each notebook's status, time and recorded numbers."""
+    the bench's validity and the forest plot of every claim at the top, and each notebook's
+    status, time and recorded numbers."""
     output_dir = Path(output_dir)
     folder = output_dir / "html"
     folder.mkdir(parents=True, exist_ok=True)
@@ -105,11 +133,15 @@ def write_report(output_dir, merged: dict) -> Path:
         seconds = f"{entry['seconds']:.0f} s" if "seconds" in entry else ""
         rows.append(f"<tr><td>{link}</td><td>{entry['status']}</td><td>{seconds}</td>"
                     f"<td><pre>{html.escape(detail)}</pre>{results}</td></tr>")
+    overview = _overview(merged)
     page = f"""<!doctype html><html><head><meta charset="utf-8"><title>ssl_lib reproduction: {html.escape(str(run.get('profile')))}</title>
+<script src="plotly.min.js" charset="utf-8"></script>
 <style>body{{font-family:sans-serif;max-width:70em;margin:2em auto}} td,th{{border-bottom:1px solid #ccc;padding:.4em;vertical-align:top;text-align:left}} pre{{white-space:pre-wrap;margin:0}}</style></head>
 <body><h1>Reproduction report: profile <code>{html.escape(str(run.get('profile')))}</code></h1>
 <p>Started {html.escape(str(run.get('started')))}, {run.get('seconds', 0):.0f} s in all. Machine-readable numbers: <a href="../{RESULTS}">{RESULTS}</a>.
 Parameters: <code>{html.escape(json.dumps(run.get('parameters', {})))}</code></p>
+{overview}
+<h2>Notebooks</h2>
 <table><tr><th>notebook</th><th>status</th><th>time</th><th>details</th></tr>
 {''.join(rows)}
 </table></body></html>

@@ -12,7 +12,8 @@ workers share the GPU. Each worker trains a run through `ssl_lib.lab.runs.get_or
 * a finished run is reused, not retrained.
 
 After training, a worker also probes its run (`experiments.transfer_tables`, cached in the run
-folder), so the notebooks' linear probes of every run are spread over the workers too. One
+folder), and the random-init baselines of each seed are probed by the workers too
+(`experiments.random_init_tables`), so the notebooks' linear probes are spread over the workers. One
 progress line per finished run gives runs done / left and an estimated time left.
 """
 
@@ -105,6 +106,13 @@ def _probe_data(profile):
     return _DATA[profile.name]
 
 
+def _probe_random_init(profile, seed: int) -> tuple[str, float]:
+    """In a worker: cache the random-init backbone's probe table of one seed."""
+    start = time.perf_counter()
+    experiments.random_init_tables(profile, _probe_data(profile), profile.torch_device(), seeds=[seed])
+    return f"random init, seed {seed}", time.perf_counter() - start
+
+
 def _eta(seconds: float) -> str:
     return f"{seconds / 60:.1f} min" if seconds >= 60 else f"{seconds:.0f} s"
 
@@ -121,14 +129,16 @@ def prepare_runs(profile, runs: list[PlannedRun], jobs: int, probe: bool = True,
     import multiprocessing
 
     threads = threads_per_job(jobs)
-    start, done, total = time.perf_counter(), 0, len(runs)
-    log(f"[runs] {total} runs with {jobs} worker(s) x {threads} thread(s)")
+    baselines = list(profile.seeds) if probe and runs and profile.dataset == "synthetic" else []
+    start, done, total = time.perf_counter(), 0, len(runs) + len(baselines)
+    log(f"[runs] {len(runs)} runs and {len(baselines)} random-init probes with {jobs} worker(s) x {threads} thread(s)")
     # "spawn": a fresh interpreter per worker (forking a process that holds torch's thread pools
     # and, on CUDA, a context, is unsafe).
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=_init_worker,
                              initargs=(threads,)) as pool:
         pending = {pool.submit(_train_and_probe, profile, planned, probe) for planned in runs}
+        pending |= {pool.submit(_probe_random_init, profile, seed) for seed in baselines}
         try:
             while pending:
                 finished, pending = wait(pending, return_when=FIRST_COMPLETED)
@@ -143,4 +153,5 @@ def prepare_runs(profile, runs: list[PlannedRun], jobs: int, probe: bool = True,
             for future in pending:
                 future.cancel()
             raise
-    return dict(runs=total, jobs=jobs, threads=threads, seconds=round(time.perf_counter() - start, 1))
+    return dict(runs=len(runs), random_init=len(baselines), jobs=jobs, threads=threads,
+                seconds=round(time.perf_counter() - start, 1))

@@ -10,8 +10,9 @@ reproduction on the synthetic data or a paper-scale GPU run.
 
 Time plan of the ``cpu`` profile (2 CPU cores, small_cnn width 16 at 32 px on the
 ``flat-large-upright`` scenes; measured wall times are in benchmarks/RESULTS.md, "The cpu
-profile's time plan"): a 30-minute budget for the validity check and all 8 notebooks, most of it
-the pretraining runs of `ssl_lib.lab.experiments`.  Runs are shared between notebooks and the
+profile's time plan"): a 25-minute budget for the validity check and all 8 notebooks, most of it
+the pretraining runs of `ssl_lib.lab.experiments`, which `ssl_lib.lab.prepare` trains and probes
+before the notebooks, one single-threaded worker per core.  Runs are shared between notebooks and the
 validity check (same experiment and seed = same folder): 03's MoCo v2 is 02's Default model,
 03's SimCLR the control of 04-06; each run's transfer table is cached in its folder
 (`experiments.transfer_tables`), so 07 re-probes nothing.
@@ -212,7 +213,7 @@ _register(Profile(
 
 _register(Profile(
     name="cpu",
-    description="The default: synthetic data, small CNN, 2 CPU cores, all notebooks in ~30 minutes.",
+    description="The default: synthetic data, small CNN, 2 CPU cores, all notebooks in ~21 minutes.",
     # batch 128: 32 steps per epoch, 192 in all (batch 256 gave too few steps for the kNN to
     # move); three seeds, the fewest that give a spread for every claim; a queue of 1024 keys stays well below the 4096 images, so a key of the positive's
     # own image from the previous epoch is rarely a negative.

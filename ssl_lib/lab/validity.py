@@ -86,6 +86,18 @@ def validity_table(top1: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def headroom(table: pd.DataFrame, model: str, factor: str) -> pd.Series:
+    """Per-seed headroom of `model` on `factor` (a Series indexed by seed) from a `validity_table`:
+    the most that keeping `factor` can add to `model`'s top-1 on this bench, hence the bound of
+    a claim that an augmentation-aware variant of `model` improves `factor`
+    (`ssl_lib.lab.verdicts.paired_claim(..., headroom=...)`)."""
+    rows = table[(table.measure == "headroom") & (table.model == model) & (table.factor == factor)]
+    if rows.empty:
+        raise ValueError(f"no headroom of {model!r} on {factor!r}; the table has models "
+                         f"{sorted(set(table.model))} and factors {sorted(set(table.factor))}")
+    return rows.set_index("seed").value.rename(f"headroom {factor}").sort_index()
+
+
 def check_floors(table: pd.DataFrame, floors: ValidityFloors) -> list[str]:
     """One line per missed floor (empty when the bench is valid on every seed)."""
     failures = []

@@ -8,7 +8,15 @@ confidence interval of that mean (Student's t with n - 1 degrees of freedom):
 
     reproduced        the whole interval lies above zero
     not reproduced    the whole interval lies below zero (the data contradict the claim)
-    inconclusive      the interval straddles zero, or fewer than `MIN_SEEDS` seeds
+    cannot show here  the interval straddles zero, and the claim's effect is bounded by a factor's
+                      headroom (what the un-augmented model reads of that factor beyond the fully
+                      augmented one, on the same seeds) that is smaller than the detectable effect:
+                      even the largest effect the bench allows would go unseen
+    inconclusive      the interval straddles zero otherwise, or fewer than `MIN_SEEDS` seeds
+
+A bound only turns "inconclusive" into "cannot show here": an interval clear of zero is a result
+whatever the headroom (an improvement shown despite little room, or a loss, which no headroom
+bounds).
 
 Each row also gives the smallest effect the design could detect: the true mean difference that a
 two-sided paired t-test at 5% finds with 80% power, given the observed seed-to-seed spread of d
@@ -31,7 +39,7 @@ from scipy import stats
 
 from ssl_lib.lab.results import recorded
 
-VERDICTS = ("reproduced", "not reproduced", "inconclusive")
+VERDICTS = ("reproduced", "not reproduced", "cannot show here", "inconclusive")
 MIN_SEEDS = 3  # fewer seeds give no verdict, however large the difference
 CONFIDENCE = 0.95
 POWER = 0.80
@@ -51,19 +59,28 @@ def detectable_shift(n: int, confidence: float = CONFIDENCE, power: float = POWE
     return float(brentq(reject, 0.0, t_crit + 8.0))  # power is ~1 at t_crit + 8 for any df >= 2
 
 
-def compare(treatment: Sequence[float], control: Sequence[float], higher_is_better: bool = True) -> dict:
+def compare(treatment: Sequence[float], control: Sequence[float], higher_is_better: bool = True,
+            headroom: Sequence[float] | None = None) -> dict:
     """Paired comparison of per-seed values (same order of seeds in both).
 
     Returns means and sample standard deviations (ddof 1; 0 for one seed) of both, of the
     difference d = treatment - control (sign-flipped when lower is better, so d > 0 always
     favours the claim), the 95% interval of d's mean (``ci_low``, ``ci_high``; NaN for one seed),
-    the smallest detectable effect (``detectable``), the number of seeds where d > 0 and the verdict.
+    the smallest detectable effect (``detectable``), the number of seeds where d > 0, the mean
+    `headroom` (NaN when the claim has no bound) and the verdict. `headroom`: per-seed values, in
+    the same seed order, of the headroom that bounds the claim's effect (see the module docstring).
     """
     t, c = np.asarray(treatment, dtype=float), np.asarray(control, dtype=float)
     if t.shape != c.shape or t.ndim != 1 or t.size == 0:
         raise ValueError(f"treatment and control need the same non-empty 1-D shape, got {t.shape} and {c.shape}")
     if np.isnan(t).any() or np.isnan(c).any():
         raise ValueError("treatment and control must not contain NaN")
+    bound = math.nan
+    if headroom is not None:
+        h = np.asarray(headroom, dtype=float)
+        if h.shape != t.shape or np.isnan(h).any():
+            raise ValueError(f"headroom needs one finite value per seed ({t.shape}), got {h.shape}")
+        bound = float(h.mean())
     d = (t - c) if higher_is_better else (c - t)
     std = lambda x: float(x.std(ddof=1)) if x.size > 1 else 0.0
     n, mean = int(d.size), float(d.mean())
@@ -80,11 +97,13 @@ def compare(treatment: Sequence[float], control: Sequence[float], higher_is_bett
         verdict = "reproduced"
     elif ci_high < 0:
         verdict = "not reproduced"
+    elif bound < detectable:  # False for NaN: a claim without a bound stays inconclusive
+        verdict = "cannot show here"
     else:
         verdict = "inconclusive"
     return dict(treatment_mean=float(t.mean()), treatment_std=std(t), control_mean=float(c.mean()),
                 control_std=std(c), diff_mean=mean, diff_std=std(d), ci_low=ci_low, ci_high=ci_high,
-                detectable=detectable, seeds=n, wins=int((d > 0).sum()), verdict=verdict)
+                detectable=detectable, headroom=bound, seeds=n, wins=int((d > 0).sum()), verdict=verdict)
 
 
 def pm(mean: float, std: float, digits: int = 3) -> str:
@@ -105,16 +124,18 @@ def claim_row(paper: str, claim: str, quantity: str, treatment: str, control: st
     """One row of the claims table from a `compare` result: ``difference`` is the mean paired
     difference (signed so that > 0 favours the claim) with its 95% interval, ``detectable`` the
     smallest effect the seeds could detect."""
-    detectable = result["detectable"]
+    detectable, headroom = result["detectable"], result.get("headroom", math.nan)
+    number = lambda x: "n/a" if math.isnan(x) else f"{x:.{digits}f}"
     return dict(paper=paper, claim=claim, quantity=quantity,
                 measured=f"{treatment}: {pm(result['treatment_mean'], result['treatment_std'], digits)} vs "
                          f"{control}: {pm(result['control_mean'], result['control_std'], digits)}",
                 difference=interval(result["diff_mean"], result["ci_low"], result["ci_high"], digits),
-                detectable="n/a" if math.isnan(detectable) else f"{detectable:.{digits}f}",
+                detectable=number(detectable), headroom=number(headroom),
                 seeds_agreeing=f"{result['wins']}/{result['seeds']}", verdict=result["verdict"])
 
 
-CLAIM_COLUMNS = ["paper", "claim", "quantity", "measured", "difference", "detectable", "seeds_agreeing", "verdict"]
+CLAIM_COLUMNS = ["paper", "claim", "quantity", "measured", "difference", "detectable", "headroom", "seeds_agreeing",
+                 "verdict"]
 
 
 def claims_table(rows: list[dict]) -> pd.DataFrame:
@@ -166,7 +187,7 @@ def _seed_values(per_seed, model: str) -> pd.Series:
 
 def paired_claim(paper: str, text: str, quantity: str, per_seed, treatment: str, control: str,
                  higher_is_better: bool = True, margin: float = 0.0, seeds=None, labels=None,
-                 digits: int = 3) -> dict:
+                 digits: int = 3, headroom=None) -> dict:
     """One claims-table row: `treatment` against `control` on one quantity, paired by seed.
 
     Args:
@@ -184,8 +205,10 @@ def paired_claim(paper: str, text: str, quantity: str, per_seed, treatment: str,
         seeds: the seeds compared, in this order (KeyError if a model lacks one); None: every
             seed both models have a value for (NaN dropped), in increasing order.
         labels: (treatment, control) names printed in ``measured``; default the model names.
+        headroom: for a claim whose effect a factor's headroom bounds, that headroom per seed (a
+            Series or mapping indexed by seed); the seeds compared must all have a value.
     Returns:
-        `claim_row` of `compare(treatment + margin, control)`.
+        `claim_row` of `compare(treatment + margin, control, headroom=...)`.
     """
     t, c = _seed_values(per_seed, treatment), _seed_values(per_seed, control)
     if seeds is not None:
@@ -194,7 +217,14 @@ def paired_claim(paper: str, text: str, quantity: str, per_seed, treatment: str,
     else:
         pairs = pd.concat([t.rename("t"), c.rename("c")], axis=1, join="inner").dropna().sort_index()
         t, c = pairs["t"], pairs["c"]
-    result = compare(t.to_numpy() + margin, c.to_numpy(), higher_is_better=higher_is_better)
+    bound = None
+    if headroom is not None:
+        headroom = pd.Series(headroom, dtype=float)
+        missing = sorted(set(t.index) - set(headroom.index))
+        if missing:
+            raise KeyError(f"headroom has no value for seeds {missing}")
+        bound = headroom.loc[list(t.index)].to_numpy()
+    result = compare(t.to_numpy() + margin, c.to_numpy(), higher_is_better=higher_is_better, headroom=bound)
     result["treatment_mean"] -= margin  # show the measured value; the difference keeps the margin
     if margin:
         quantity = f"{quantity} (+{margin} margin)"
@@ -212,3 +242,20 @@ def mean_std(table: pd.DataFrame, by, value: str, seeds: bool = False) -> pd.Dat
     out = table.groupby(by, sort=False)[value].agg(stats).reset_index()
     out["std"] = out["std"].fillna(0.0)
     return out.rename(columns={"size": "seeds"})
+
+
+def claim_numbers(claims: pd.DataFrame) -> pd.DataFrame:
+    """The numbers behind a claims table's formatted columns: ``diff_mean``, ``ci_low``,
+    ``ci_high`` (from ``difference``), ``detectable`` and ``headroom`` (NaN where "n/a" or the
+    column is absent), one row per claim in the table's order. The inverse of `claim_row`'s
+    formatting (`interval`), so a figure needs no second copy of the numbers."""
+    def number(text) -> float:
+        return math.nan if text in (None, "n/a") or (isinstance(text, float) and math.isnan(text)) else float(text)
+
+    rows = []
+    for row in claims.itertuples(index=False):
+        mean, bounds = row.difference.split(" [")
+        low, high = bounds.rstrip("]").split(", ")
+        rows.append(dict(diff_mean=number(mean), ci_low=number(low), ci_high=number(high),
+                         detectable=number(row.detectable), headroom=number(getattr(row, "headroom", None))))
+    return pd.DataFrame(rows, index=claims.index)

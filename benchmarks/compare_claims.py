@@ -1,0 +1,63 @@
+"""Claims of two or more reproductions side by side: the paired table a change that could move a
+number is checked with.
+
+    python benchmarks/compare_claims.py outputs/cpu-before outputs/cpu-after [--names before,after]
+
+Reads each output folder's ``results/08_report.json`` (written by `make reproduce`) and prints one
+markdown row per claim (notebook, paper, claim, quantity): each reproduction's difference with
+its 95% interval and its verdict, and the largest change of the mean difference between them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from pathlib import Path
+
+
+def claims(folder) -> dict:
+    """{(notebook, paper, claim, quantity): claim row} of one reproduction's report."""
+    path = Path(folder) / "results" / "08_report.json"
+    if not path.is_file():
+        raise SystemExit(f"error: {path} not found (run `make reproduce` into {folder} first)")
+    rows = json.loads(path.read_text())["claims"]
+    return {(r["notebook"][:2], r["paper"], r["claim"], r["quantity"]): r for r in rows}
+
+
+def mean_difference(row: dict) -> float:
+    return float(re.match(r"\s*([+-]?[0-9.]+)", row["difference"]).group(1))
+
+
+def table(folders, names) -> str:
+    tables = [claims(f) for f in folders]
+    keys = list(dict.fromkeys(k for t in tables for k in t))
+    head = "| notebook | paper | claim (quantity) | " + " | ".join(f"{n}: difference [95% CI], verdict" for n in names)
+    lines = [head + " | largest change |", "|" + "---|" * (3 + len(names)) + "---:|"]
+    for key in keys:
+        cells, means = [], []
+        for t in tables:
+            row = t.get(key)
+            cells.append(f"{row['difference']}, {row['verdict']}" if row else "-")
+            if row:
+                means.append(mean_difference(row))
+        change = f"{max(means) - min(means):.3f}" if len(means) > 1 else "-"
+        lines.append(f"| {key[0]} | {key[1]} | {key[2]} ({key[3]}) | " + " | ".join(cells) + f" | {change} |")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("folders", nargs="+", help="output folders of make reproduce")
+    parser.add_argument("--names", help="comma-separated column names (default: the folder names)")
+    args = parser.parse_args(argv)
+    names = args.names.split(",") if args.names else [Path(f).name for f in args.folders]
+    if len(names) != len(args.folders):
+        parser.error(f"{len(names)} names for {len(args.folders)} folders")
+    print(table(args.folders, names))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
