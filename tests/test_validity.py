@@ -39,13 +39,13 @@ def test_measures_are_the_documented_differences():
 def test_floors_pass_and_each_miss_is_named_with_its_seed():
     floors = ValidityFloors()
     assert check_floors(validity_table(top1_table()), floors) == []
-    missed = top1_table({("Default", 1, "shape"): 0.40, ("Spatial", 0, "color"): 0.65,
+    missed = top1_table({("Default", 1, "shape"): 0.35, ("Spatial", 0, "color"): 0.65,
                          ("Appearance", 1, "orientation"): 0.54, ("Appearance", 1, "size"): 0.58,
                          ("Appearance", 1, "position"): 0.42})
     failures = check_floors(validity_table(missed), floors)
     assert len(failures) == 3
     assert failures[0].startswith("seed 0: colour headroom of SimCLR is +0.050")
-    assert "seed 1: Default learns shape only +0.150 over random init (floor 0.25)" in failures
+    assert "seed 1: Default learns shape only +0.100 over random init (floor 0.15)" in failures
     assert any(f.startswith("seed 1: largest geometric headroom of SimCLR is size +0.030") for f in failures)
 
 

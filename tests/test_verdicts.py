@@ -202,3 +202,20 @@ def test_claim_numbers_invert_the_formatting_and_the_forest_plot_shows_every_cla
     assert all(label.startswith("04 ") for t in verdict_traces.values() for label in t.y)
     detectable = next(t for t in fig.data if t.name == "detectable effect")
     assert len(detectable.x) == 4
+
+
+def test_seeds_needed_is_the_smallest_design_that_detects_the_target():
+    from ssl_lib.lab.verdicts import seeds_needed
+
+    sd = 0.02
+    for target in (0.05, 0.02, 0.01):
+        n = seeds_needed(sd, target)
+        assert detectable_shift(n) * sd / np.sqrt(n) <= target
+        if n > 3:
+            assert detectable_shift(n - 1) * sd / np.sqrt(n - 1) > target
+    assert seeds_needed(0.0, 0.01) == 3  # no spread: the minimum
+    assert seeds_needed(1.0, 0.001, max_seeds=50) is None
+    # by hand: 3.26 sd at 3 seeds, 1.68 at 5, 1.44 at 6 (detectable_shift(n) / sqrt(n))
+    assert seeds_needed(1.0, 3.3) == 3 and seeds_needed(1.0, 1.7) == 5 and seeds_needed(1.0, 1.45) == 6
+    with pytest.raises(ValueError):
+        seeds_needed(0.1, 0.0)

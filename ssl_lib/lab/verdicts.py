@@ -59,6 +59,18 @@ def detectable_shift(n: int, confidence: float = CONFIDENCE, power: float = POWE
     return float(brentq(reject, 0.0, t_crit + 8.0))  # power is ~1 at t_crit + 8 for any df >= 2
 
 
+def seeds_needed(diff_std: float, target: float, max_seeds: int = 100) -> int | None:
+    """The fewest seeds (>= `MIN_SEEDS`) whose detectable effect, for a per-seed difference of
+    standard deviation `diff_std`, is at most `target`: the smallest n with
+    ``detectable_shift(n) * diff_std / sqrt(n) <= target``; None when not even `max_seeds` do."""
+    if not (diff_std >= 0 and target > 0):
+        raise ValueError(f"need diff_std >= 0 and target > 0, got {diff_std} and {target}")
+    for n in range(MIN_SEEDS, max_seeds + 1):
+        if detectable_shift(n) * diff_std / math.sqrt(n) <= target:
+            return n
+    return None
+
+
 def compare(treatment: Sequence[float], control: Sequence[float], higher_is_better: bool = True,
             headroom: Sequence[float] | None = None) -> dict:
     """Paired comparison of per-seed values (same order of seeds in both).

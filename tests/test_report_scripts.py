@@ -1,0 +1,64 @@
+"""benchmarks/compare_claims.py and benchmarks/report_tables.py on hand-made results folders."""
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+
+import compare_claims  # noqa: E402
+import report_tables  # noqa: E402
+
+from ssl_lib.lab.verdicts import claim_row, claims_table, compare  # noqa: E402
+
+
+def write_output(folder: Path, treatment) -> Path:
+    claims = claims_table([claim_row("AugSelf", "helps colour", "colour top-1", "a", "b",
+                                     compare(treatment, [0.7, 0.8, 0.8]))]).assign(notebook="04_augself")
+    (folder / "results").mkdir(parents=True)
+    report = {"claims": claims.to_dict("records")}
+    (folder / "results" / "08_report.json").write_text(json.dumps(report))
+    validity = {"failures": ["x"], "table": [dict(seed=s, measure="content", model="SimCLR", factor="shape", value=0.1 * s)
+                                             for s in (0, 1)]}
+    merged = {"run": {"profile": "cpu", "seconds": 60.0, "notebooks": [{"notebook": "04_augself", "seconds": 5.0}]},
+              "notebooks": {"08_report": report, "00_validity": validity}}
+    (folder / "results.json").write_text(json.dumps(merged))
+    return folder
+
+
+def test_compare_claims_pairs_rows_and_reports_the_largest_change(tmp_path, capsys):
+    a = write_output(tmp_path / "a", [0.8, 0.9, 0.85])  # +0.083, reproduced
+    b = write_output(tmp_path / "b", [0.8, 0.7, 0.95])  # +0.050, inconclusive
+    compare_claims.main([str(a), str(b), "--names", "before,after"])
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[0].startswith("| notebook | paper | claim (quantity) | before:") and len(lines) == 3
+    assert "+0.083 [+0.012, +0.155], reproduced" in lines[2] and "inconclusive" in lines[2]
+    assert lines[2].rstrip(" |").endswith("0.033")
+    with pytest.raises(SystemExit):
+        compare_claims.main([str(a), str(tmp_path / "missing")])
+
+
+def test_report_tables_prints_validity_and_claims(tmp_path, capsys):
+    out = write_output(tmp_path / "a", [0.8, 0.9, 0.85])
+    assert report_tables.main([str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "Validity: 1 floor(s) missed" in text and "content shape" in text
+    assert "1 claims: 1 reproduced" in text and "| 04 " in text and "helps colour (colour top-1)" in text
+    assert report_tables.main([str(tmp_path / "none")]) == 2
+
+
+def test_power_analysis_recovers_the_spread_and_the_seeds_needed(tmp_path, capsys):
+    import numpy as np
+
+    import power_analysis
+    from ssl_lib.lab.verdicts import seeds_needed
+
+    out = write_output(tmp_path / "a", [0.8, 0.7, 0.95])  # d = 0.1, -0.1, 0.15
+    table = power_analysis.power_table(json.loads((out / "results.json").read_text())["notebooks"]["08_report"]["claims"])
+    sd = np.std([0.1, -0.1, 0.15], ddof=1)
+    assert table.sd_of_difference[0] == pytest.approx(sd, abs=2e-3)  # from the rounded detectable effect
+    assert table.bound[0] == "none" and table.target[0] == 0.05
+    assert table.seeds_needed[0] == seeds_needed(sd, 0.05)
+    assert power_analysis.main([str(out)]) == 0 and "seeds_needed" in capsys.readouterr().out
