@@ -14,13 +14,12 @@ estimate to refine with the spread of the larger run.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import sys
-from pathlib import Path
 
 import pandas as pd
 
+from ssl_lib.lab.results import read_merged
 from ssl_lib.lab.verdicts import detectable_shift, seeds_needed
 
 UNBOUNDED_TARGET = 0.05
@@ -47,13 +46,13 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("output", help="the output folder of make reproduce")
     args = parser.parse_args(argv)
-    path = Path(args.output) / "results.json"
-    if not path.is_file():
-        print(f"error: {path} not found (run make reproduce first)", file=sys.stderr)
+    try:
+        claims = read_merged(args.output)["notebooks"].get("08_report", {}).get("claims") or []
+    except FileNotFoundError as error:
+        print(f"error: {error}", file=sys.stderr)
         return 2
-    claims = json.loads(path.read_text())["notebooks"].get("08_report", {}).get("claims") or []
     if not claims:
-        print(f"error: {path} has no claims (notebook 08 did not run)", file=sys.stderr)
+        print(f"error: {args.output} has no claims (notebook 08 did not run)", file=sys.stderr)
         return 2
     print(power_table(claims).to_markdown(index=False, disable_numparse=True))
     return 0

@@ -11,11 +11,11 @@ instead of being typed by hand.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-from pathlib import Path
 
 import pandas as pd
+
+from ssl_lib.lab.results import read_merged
 
 
 def validity_tables(validity: dict) -> str:
@@ -44,11 +44,11 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("output", help="the output folder of make reproduce")
     args = parser.parse_args(argv)
-    path = Path(args.output) / "results.json"
-    if not path.is_file():
-        print(f"error: {path} not found (run make reproduce first)", file=sys.stderr)
+    try:
+        merged = read_merged(args.output)
+    except FileNotFoundError as error:
+        print(f"error: {error}", file=sys.stderr)
         return 2
-    merged = json.loads(path.read_text())
     run, results = merged.get("run", {}), merged["notebooks"]
     times = ", ".join(f"{n['notebook'][:2]} {n['seconds']:.0f} s" for n in run.get("notebooks", []) if "seconds" in n)
     prepared = run.get("runs") or {}

@@ -85,3 +85,12 @@ def recorded(output, notebook: str) -> dict | None:
     """What `notebook` recorded under `output` (its results/<notebook>.json), or None if it has not run."""
     path = results_path(output, notebook)
     return json.loads(path.read_text()) if path.is_file() else None
+
+
+def read_merged(output_dir) -> dict:
+    """``<output>/results.json`` as `merge_results` wrote it; FileNotFoundError naming the file
+    when the reproduction has not run into `output_dir`."""
+    path = Path(output_dir) / RESULTS
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} not found (run make reproduce into {output_dir} first)")
+    return json.loads(path.read_text())
