@@ -11,18 +11,19 @@ its 95% interval and its verdict, and the largest change of the mean difference 
 from __future__ import annotations
 
 import argparse
-import json
 import re
 import sys
 from pathlib import Path
 
+from ssl_lib.lab.results import recorded
+
 
 def claims(folder) -> dict:
     """{(notebook, paper, claim, quantity): claim row} of one reproduction's report."""
-    path = Path(folder) / "results" / "08_report.json"
-    if not path.is_file():
-        raise SystemExit(f"error: {path} not found (run `make reproduce` into {folder} first)")
-    rows = json.loads(path.read_text())["claims"]
+    report = recorded(folder, "08_report")
+    if report is None:
+        raise SystemExit(f"error: {folder} has no results/08_report.json (run `make reproduce` into it first)")
+    rows = report["claims"]
     return {(r["notebook"][:2], r["paper"], r["claim"], r["quantity"]): r for r in rows}
 
 

@@ -20,17 +20,17 @@ import sys
 import pandas as pd
 
 from ssl_lib.lab.results import read_merged
-from ssl_lib.lab.verdicts import detectable_shift, seeds_needed
+from ssl_lib.lab.verdicts import claim_numbers, detectable_shift, seeds_needed
 
 UNBOUNDED_TARGET = 0.05
 
 
 def power_table(claims: list[dict]) -> pd.DataFrame:
+    table = pd.DataFrame(claims)
+    numbers = claim_numbers(table)  # detectable and headroom as numbers (NaN for "n/a")
     rows = []
-    for claim in claims:
+    for claim, detectable, headroom in zip(claims, numbers.detectable, numbers.headroom):
         seeds = int(claim["seeds_agreeing"].split("/")[1])
-        detectable = float(claim["detectable"]) if claim["detectable"] != "n/a" else math.nan
-        headroom = float(claim.get("headroom", "n/a")) if claim.get("headroom", "n/a") != "n/a" else math.nan
         sd = detectable * math.sqrt(seeds) / detectable_shift(seeds) if not math.isnan(detectable) else math.nan
         target = headroom / 2 if not math.isnan(headroom) else UNBOUNDED_TARGET
         needed = seeds_needed(sd, target) if not math.isnan(sd) and target > 0 else None

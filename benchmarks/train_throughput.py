@@ -36,7 +36,7 @@ from ssl_lib.data import make_synthetic
 from ssl_lib.utils.io import atomic_write_json
 from ssl_lib.train.optim import build_optimizer
 from ssl_lib.data import to_float
-from ssl_lib.train.engine import TrainStep, build_model, compile_step, resolve_runtime, train, view_pipelines
+from ssl_lib.train.engine import build_model, build_step, resolve_runtime, train
 
 RECIPE_OF = {"byol": "byol"}  # the other methods use the config's default recipe
 # Augmentation-aware variants compared with the plain method (each at the authors' defaults).
@@ -60,10 +60,7 @@ def _setup(cfg: TrainConfig):
     model = build_model(cfg).to(runtime.device)
     if runtime.channels_last:
         model = model.to(memory_format=torch.channels_last)
-    pipelines = view_pipelines(cfg)
-    step = TrainStep(model, pipelines, runtime.autocast_dtype, runtime.channels_last)
-    if cfg.compile:
-        step = compile_step(step, runtime.device)
+    step, pipelines = build_step(model, cfg, runtime)
     optimizer = build_optimizer(cfg.optimizer, model, cfg.base_lr, cfg.weight_decay, cfg.sgd_momentum)
     return runtime.device, model, pipelines, step, optimizer
 

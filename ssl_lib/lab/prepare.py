@@ -57,6 +57,11 @@ def planned_runs(profile, notebooks, validity: bool = True) -> list[PlannedRun]:
     return runs
 
 
+def _cores() -> int:
+    """The cores this process may run on (its affinity where the OS tells, else all), at least 1."""
+    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+
+
 def default_jobs(device: str = "cpu") -> int:
     """Workers when none is asked for: one per core on CPU (each single-threaded: measured faster
     than one two-threaded trainer on 2 cores, benchmarks/RESULTS.md), one per GPU on CUDA."""
@@ -64,13 +69,12 @@ def default_jobs(device: str = "cpu") -> int:
         import torch
 
         return max(1, torch.cuda.device_count())
-    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+    return _cores()
 
 
 def threads_per_job(jobs: int) -> int:
     """CPU threads each of `jobs` workers uses: the available cores shared out, at least 1."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    return max(1, cores // jobs)
+    return max(1, _cores() // jobs)
 
 
 def _init_worker(threads: int) -> None:
@@ -120,7 +124,8 @@ def _eta(seconds: float) -> str:
 def prepare_runs(profile, runs: list[PlannedRun], jobs: int, probe: bool = True, log=print) -> dict:
     """Train (and probe) `runs` with `jobs` worker processes of `threads_per_job(jobs)` threads.
 
-    Runs that are already finished cost a lookup. Returns dict(runs, jobs, threads, seconds).
+    Runs that are already finished cost a lookup. Returns dict(runs, random_init, jobs, threads,
+    seconds).
     A worker's exception (a diverged run, a full disk) is raised here once the other workers
     have stopped; the runs finished so far stay finished, an interrupted one resumes next time.
     """

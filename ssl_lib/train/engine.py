@@ -176,12 +176,17 @@ class TrainStep(nn.Module):
             return self.model(views1, views2, params1, params2)
 
 
-def compile_step(step: TrainStep, device: torch.device, fullgraph: bool = True) -> nn.Module:
-    """`torch.compile` of a TrainStep: one graph (fullgraph: a graph break is an error); on
-    CUDA with CUDA graphs ("reduce-overhead"), which replay a step's kernels without launching
-    each of them from Python."""
-    mode = "reduce-overhead" if device.type == "cuda" else None
-    return torch.compile(step, fullgraph=fullgraph, mode=mode)
+def build_step(forward: nn.Module, cfg: TrainConfig, runtime: Runtime, fullgraph: bool = True):
+    """The config's two view pipelines and the `TrainStep` around `forward` (the model, or its DDP
+    wrapper); returns (step, pipelines). With `cfg.compile` the step is `torch.compile`d: one
+    graph (`fullgraph`: a graph break is an error), on CUDA with CUDA graphs ("reduce-overhead"),
+    which replay a step's kernels without launching each of them from Python."""
+    pipelines = view_pipelines(cfg)
+    step = TrainStep(forward, pipelines, runtime.autocast_dtype, runtime.channels_last)
+    if cfg.compile:
+        mode = "reduce-overhead" if runtime.device.type == "cuda" else None
+        step = torch.compile(step, fullgraph=fullgraph, mode=mode)
+    return step, pipelines
 
 
 # -- the loop ----------------------------------------------------------------------------------
@@ -275,9 +280,9 @@ def _run_epoch(loop: _Loop, epoch: int, step: int, run: RunDir) -> tuple[dict, i
             if key == "ssl_loss" or key.startswith("augself_"):
                 part_sums[key] = part_sums.get(key, 0.0) + value.detach().float()
 
-    if first_bad.item() >= 0:
-        bad_step = int(first_bad.item())
-        raise _diverged(run, f"loss is {bad_loss.item()} at epoch {bad_step // steps_per_epoch + 1}, step {bad_step}")
+    bad_step = int(first_bad.item())  # the epoch's one wait on the device for the guard
+    if bad_step >= 0:
+        raise _diverged(run, f"loss is {bad_loss.item()} at epoch {epoch + 1}, step {bad_step}")
     seconds = time.perf_counter() - epoch_start
     metrics = dict(epoch=epoch + 1, step=step, loss=dist.all_reduce_mean(loss_sum).item() / steps_per_epoch,
                    lr=loop.optimizer.param_groups[0]["lr"], epoch_seconds=round(seconds, 3),
@@ -334,11 +339,8 @@ def _train(cfg: TrainConfig, resume: bool, run: RunDir, runtime: Runtime, per_ra
     if dist.is_distributed():
         ids = [runtime.device.index] if runtime.device.type == "cuda" else None
         forward = nn.parallel.DistributedDataParallel(model, device_ids=ids)
-    pipelines = view_pipelines(cfg)
-    step_fn = TrainStep(forward, pipelines, runtime.autocast_dtype, runtime.channels_last)
-    if cfg.compile:
-        # DDP splits the graph at its gradient buckets on purpose, so one graph only without it.
-        step_fn = compile_step(step_fn, runtime.device, fullgraph=not dist.is_distributed())
+    # DDP splits the graph at its gradient buckets on purpose, so one graph only without it.
+    step_fn, pipelines = build_step(forward, cfg, runtime, fullgraph=not dist.is_distributed())
     loop = _Loop(cfg, runtime, model, step_fn, optimizer, loader, pipelines, aug_generator,
                  per_rank_batch, lr, len(loader) * cfg.epochs)
 
