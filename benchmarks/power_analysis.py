@@ -9,6 +9,13 @@ claim, or 0.05 where none does), and the seeds that reach it (`verdicts.seeds_ne
 even 100 would not, i.e. the bench cannot show the claim). A standard deviation from 3 seeds is
 itself uncertain (its 95% interval spans about 0.5x to 6x), so the seed counts are a first
 estimate to refine with the spread of the larger run.
+
+Then the seeds per experiment (``--per-experiment``): each trained model needs the most seeds any
+of its claims needs (capped at ``--max-seeds``; a claim over the cap stays undecided and says
+so), the two single-augmentation models (Spatial, Appearance) also those of every claim a
+headroom bounds (its bound is measured on the same seeds); a claim that would need more than the
+cap gets no extra seeds (it stays undecided, and its row says what it would take). The result is
+printed as the `Profile.seed_counts` it suggests.
 """
 
 from __future__ import annotations
@@ -19,10 +26,14 @@ import sys
 
 import pandas as pd
 
+from ssl_lib.lab.experiments import all_experiments
 from ssl_lib.lab.results import read_merged
-from ssl_lib.lab.verdicts import claim_numbers, detectable_shift, seeds_needed
+from ssl_lib.lab.validity import KEEPER
+from ssl_lib.lab.verdicts import MIN_SEEDS, claim_numbers, detectable_shift, seeds_needed
 
 UNBOUNDED_TARGET = 0.05
+# Claims whose `measured` labels are not experiment names: the models behind them.
+LABEL_MODELS = {"fused": ("Default", "Spatial", "Appearance"), "3 x Default": ("Default",)}
 
 
 def power_table(claims: list[dict]) -> pd.DataFrame:
@@ -42,9 +53,38 @@ def power_table(claims: list[dict]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def claim_models(claim: dict) -> list[str]:
+    """The trained experiments a claim row compares, from its ``measured`` text ("A: m ± s vs B: ..."),
+    plus the headroom keepers when a headroom bounds it."""
+    names = {e.name for e in all_experiments()}
+    models = []
+    for side in claim["measured"].split(" vs "):
+        label = side.rsplit(": ", 1)[0]
+        models += [m for m in LABEL_MODELS.get(label, (label,)) if m in names]
+    if claim.get("headroom", "n/a") != "n/a":
+        models += sorted(set(KEEPER.values()))
+    return list(dict.fromkeys(models))
+
+
+def experiment_seeds(claims: list[dict], table: pd.DataFrame, max_seeds: int) -> pd.DataFrame:
+    """Per experiment: the most seeds any of its claims needs, and that claim. A claim that needs
+    more than `max_seeds` (or that no count decides) asks for the minimum (`MIN_SEEDS`): seeds
+    are spent only where they decide something, and that claim's row says what it would take."""
+    need = {}
+    for claim, row in zip(claims, table.itertuples()):
+        n = row.seeds_needed if isinstance(row.seeds_needed, int) and row.seeds_needed <= max_seeds else MIN_SEEDS
+        for model in claim_models(claim):
+            need.setdefault(model, []).append((n, row.claim))
+    return pd.DataFrame([dict(experiment=m, seeds=max(n for n, _ in items),
+                              deciding_claim=max(items)[1], claims=len(items)) for m, items in need.items()])
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("output", help="the output folder of make reproduce")
+    parser.add_argument("--per-experiment", action="store_true",
+                        help="also the seeds each trained experiment needs, as a Profile.seed_counts")
+    parser.add_argument("--max-seeds", type=int, default=10, help="the most seeds any experiment gets (default 10)")
     args = parser.parse_args(argv)
     try:
         claims = read_merged(args.output)["notebooks"].get("08_report", {}).get("claims") or []
@@ -54,7 +94,13 @@ def main(argv=None) -> int:
     if not claims:
         print(f"error: {args.output} has no claims (notebook 08 did not run)", file=sys.stderr)
         return 2
-    print(power_table(claims).to_markdown(index=False, disable_numparse=True))
+    table = power_table(claims)
+    print(table.to_markdown(index=False, disable_numparse=True))
+    if args.per_experiment:
+        per_experiment = experiment_seeds(claims, table, args.max_seeds)
+        print()
+        print(per_experiment.to_markdown(index=False))
+        print(f"\nseed_counts={dict(zip(per_experiment.experiment, per_experiment.seeds.astype(int).tolist()))}")
     return 0
 
 

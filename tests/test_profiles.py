@@ -109,3 +109,22 @@ def test_eval_sizes_refuse_an_unknown_fusion_protocol_and_bad_probe_steps():
     with pytest.raises(ValueError, match="probe_iters"):
         EvalSizes(**sizes, probe_iters=0)
     assert resolve("cpu").validity is not None and resolve("smoke").validity is None
+
+
+def test_seed_counts_give_each_experiment_its_first_seeds_and_follow_a_seeds_override():
+    from ssl_lib.lab import experiments
+
+    P = resolve(Profile(name="counted", description="", train=dict(get_profile("cpu").train), seeds=(0, 1, 2, 3, 4),
+                        eval=get_profile("cpu").eval, base_seeds=3, seed_counts={"SimCLR + AugSelf": 5},
+                        illustrations=False))
+    assert experiments.get("SimCLR + AugSelf").seeds_of(P) == (0, 1, 2, 3, 4)
+    assert experiments.get("Default").seeds_of(P) == (0, 1, 2)
+    assert experiments.get("BYOL").seeds_of(P) == ()  # an illustration, left out
+    assert "BYOL" not in [e.name for e in experiments.for_notebook("03", P)]
+    moved = resolve(P, seeds=[10, 11, 12, 13])
+    assert experiments.get("SimCLR + AugSelf").seeds_of(moved) == (10, 11, 12, 13)  # clipped to the seeds given
+    assert experiments.get("Default").seeds_of(moved) == (10, 11, 12)
+    with pytest.raises(ValueError, match="seed counts must be positive ints"):
+        Profile(name="bad", description="", train={}, seeds=(0,), eval=get_profile("cpu").eval, seed_counts={"SimCLR": 0})
+    with pytest.raises(ValueError, match=r"seed_counts names unknown experiments \['SwAV'\]"):
+        Profile(name="bad", description="", train={}, seeds=(0,), eval=get_profile("cpu").eval, seed_counts={"SwAV": 3})

@@ -64,3 +64,13 @@ def test_headroom_per_seed_bounds_a_claim():
     assert headroom(table, "SimCLR", "size").tolist() == pytest.approx([0.58 - 0.55] * 2)  # Appearance - SimCLR
     with pytest.raises(ValueError, match="no headroom of 'MoCo'"):
         headroom(table, "MoCo", "color")
+
+
+def test_a_seed_missing_some_models_gets_only_the_measures_it_has():
+    # seed 1 has no Default and no Spatial (a profile that gives SimCLR and Appearance more seeds)
+    table = validity_table(top1_table({("Default", 1, "shape"): 0.0}).drop(index=[("Default", 1), ("Spatial", 1)]))
+    seed1 = table[table.seed == 1]
+    assert set(zip(seed1.measure, seed1.model)) == {("content", "SimCLR"), ("headroom", "SimCLR")}
+    assert set(seed1.factor[seed1.measure == "headroom"]) == {"position", "size", "orientation"}  # no colour keeper
+    assert check_floors(table, ValidityFloors()) == []  # nothing missed, nothing invented for the absent models
+    assert len(table[table.seed == 0]) == 2 * (1 + 4)

@@ -123,6 +123,12 @@ SCENES = {
     "flat-large-upright-fine-hue": SceneDesign("flat-large-upright-fine-hue", **{**_FLAT, "colors": 48,
                                                                                  "hue_spread": 0.5 / 48},
                                                centre_range=(0.4, 0.6), scale_range=(0.25, 0.4), max_tilt=20.0),
+    # Colour lever 2 (issue [power]): the default scenes over grey backgrounds (saturation 0), so
+    # that no background hue is left as a reference a network could read the object's hue against
+    # after a hue jitter shifted both (the background label is then noise). Measured in
+    # benchmarks/RESULTS.md; not the default.
+    "flat-large-upright-grey-bg": SceneDesign("flat-large-upright-grey-bg", **{**_FLAT, "bg_sat": (0.0, 0.0)},
+                                              centre_range=(0.4, 0.6), scale_range=(0.25, 0.4), max_tilt=20.0),
 }
 DEFAULT_SCENE = "flat-large-upright"  # chosen by the validity numbers: benchmarks/RESULTS.md
 

@@ -9,9 +9,10 @@ trained, and trains only what is missing when run on its own.
         for seed in exp.seeds_of(P):
             run_dir = get_or_train(exp.config(P, seed), P.runs_root)
 
-Seed policy: "all" for the models a claim compares (paired over the profile's seeds; a claim
-needs at least 3, `ssl_lib.lab.verdicts.MIN_SEEDS`), "first" for illustrations that make no claim
-(one seed, to stay inside the profile's time budget).
+Seed policy: "all" for the models a claim compares (paired over the seeds both models have; a
+claim needs at least 3, `ssl_lib.lab.verdicts.MIN_SEEDS`; how many of the profile's seeds each
+experiment gets is the profile's `seed_counts`, chosen by the power analysis), "first" for
+illustrations that make no claim (one seed, or none in a profile without illustrations).
 """
 
 from __future__ import annotations
@@ -40,8 +41,12 @@ class Experiment:
     seeds: str = "all"
 
     def seeds_of(self, profile) -> tuple[int, ...]:
-        """The profile seeds this experiment is trained with."""
-        return tuple(profile.seeds) if self.seeds == "all" else tuple(profile.seeds[:1])
+        """The profile seeds this experiment is trained with: its own count of them for "all"
+        (`Profile.experiment_seeds`), the first for "first" (none when the profile leaves out
+        illustrations)."""
+        if self.seeds == "all":
+            return profile.experiment_seeds(self.name)
+        return tuple(profile.seeds[:1]) if profile.illustrations else ()
 
     def config(self, profile, seed: int) -> TrainConfig:
         """The validated TrainConfig of this experiment under `profile` for `seed`."""
@@ -92,10 +97,12 @@ NOTEBOOK_EXPERIMENTS = {
 }
 
 
-def for_notebook(notebook: str) -> list[Experiment]:
-    """The experiments notebook `notebook` ("04" or "04_augself") trains; [] for one that trains none."""
+def for_notebook(notebook: str, profile=None) -> list[Experiment]:
+    """The experiments notebook `notebook` ("04" or "04_augself") trains; [] for one that trains none.
+    With `profile`, only those it trains on at least one seed (illustrations may be off)."""
     make = NOTEBOOK_EXPERIMENTS.get(str(notebook).split("_")[0].zfill(2))
-    return list(make()) if make else []
+    found = list(make()) if make else []
+    return [exp for exp in found if exp.seeds_of(profile)] if profile is not None else found
 
 
 def group(name: str) -> list[Experiment]:

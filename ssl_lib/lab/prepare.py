@@ -40,7 +40,8 @@ class PlannedRun:
 
 def planned_runs(profile, notebooks, validity: bool = True) -> list[PlannedRun]:
     """The distinct runs (one per run folder) that `notebooks` (names such as "04_augself") and,
-    with `validity`, the validity check train under `profile`, in notebook order."""
+    with `validity`, the validity check train under `profile`: seed by seed, in notebook order
+    within a seed."""
     from ssl_lib.lab.validity import MODELS
 
     wanted = [experiments.get(name) for name in MODELS] if validity and profile.dataset == "synthetic" else []
@@ -54,7 +55,10 @@ def planned_runs(profile, notebooks, validity: bool = True) -> list[PlannedRun]:
             if name not in seen:
                 seen.add(name)
                 runs.append(PlannedRun(exp.name, seed, cfg))
-    return runs
+    # Seed by seed (stable: notebook order within a seed), so that a run stopped part-way has
+    # whole seeds done, the experiments with more seeds finishing last.
+    order = {seed: i for i, seed in enumerate(profile.seeds)}
+    return sorted(runs, key=lambda run: order.get(run.seed, len(order)))
 
 
 def _cores() -> int:

@@ -75,18 +75,22 @@ def validity_table(top1: pd.DataFrame) -> pd.DataFrame:
     if missing:
         raise ValueError(f"validity needs the probe results of {needed}; missing {missing}")
     rows = []
+    # A profile may train some models on more seeds than others (`Profile.seed_counts`): each seed
+    # gets the measures whose two models it has.
     for seed in sorted(set(top1.xs("random init", level=0).index)):
+        has = lambda model: (model, seed) in top1.index
         score = lambda model, task: float(top1.loc[(model, seed), task])
-        for model in FULL_MODELS:
+        for model in filter(has, FULL_MODELS):
             base = score("random init", CONTENT_TASK)
             trained = score(model, CONTENT_TASK)
             rows.append(dict(seed=seed, measure="content", model=model, factor=CONTENT_TASK,
                              value=trained - base, treatment=trained, baseline=base))
             for factor, keeper in KEEPER.items():
-                kept, full = score(keeper, factor), score(model, factor)
-                rows.append(dict(seed=seed, measure="headroom", model=model, factor=factor, value=kept - full,
-                                 treatment=kept, baseline=full))
-    return pd.DataFrame(rows)
+                if has(keeper):
+                    kept, full = score(keeper, factor), score(model, factor)
+                    rows.append(dict(seed=seed, measure="headroom", model=model, factor=factor, value=kept - full,
+                                     treatment=kept, baseline=full))
+    return pd.DataFrame(rows, columns=["seed", "measure", "model", "factor", "value", "treatment", "baseline"])
 
 
 def headroom(table: pd.DataFrame, model: str, factor: str) -> pd.Series:
@@ -105,19 +109,22 @@ def check_floors(table: pd.DataFrame, floors: ValidityFloors) -> list[str]:
     """One line per missed floor (empty when the bench is valid on every seed)."""
     failures = []
     for seed, rows in table.groupby("seed", sort=True):
-        value = lambda measure, model, factor: float(
-            rows[(rows.measure == measure) & (rows.model == model) & (rows.factor == factor)].value.iloc[0])
+        def value(measure, model, factor):  # None where this seed lacks one of the two models
+            found = rows[(rows.measure == measure) & (rows.model == model) & (rows.factor == factor)].value
+            return float(found.iloc[0]) if len(found) else None
+
         for model in FULL_MODELS:
             gain = value("content", model, CONTENT_TASK)
-            if gain < floors.content:
+            if gain is not None and gain < floors.content:
                 failures.append(f"seed {seed}: {model} learns {CONTENT_TASK} only {gain:+.3f} over random init "
                                 f"(floor {floors.content})")
         color = value("headroom", floors.headroom_of, "color")
-        if color < floors.color:
+        if color is not None and color < floors.color:
             failures.append(f"seed {seed}: colour headroom of {floors.headroom_of} is {color:+.3f} (floor {floors.color})")
         geometric = {f: value("headroom", floors.headroom_of, f) for f in GEOMETRIC}
-        best = max(geometric, key=geometric.get)
-        if geometric[best] < floors.geometric:
+        geometric = {f: v for f, v in geometric.items() if v is not None}
+        best = max(geometric, key=geometric.get) if geometric else None
+        if best is not None and geometric[best] < floors.geometric:
             failures.append(f"seed {seed}: largest geometric headroom of {floors.headroom_of} is {best} "
                             f"{geometric[best]:+.3f} (floor {floors.geometric})")
     return failures
