@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 EXTRAS ?= dev,bench,notebooks
-# make reproduce PROFILE=smoke|cpu|gpu [NOTEBOOKS=01,02] [OUTPUT=folder] [JOBS=N]
+# make reproduce PROFILE=smoke|cpu|long|gpu [NOTEBOOKS=01,02] [OUTPUT=folder] [JOBS=N]
 PROFILE ?= cpu
 OUTPUT ?= outputs/$(PROFILE)
 NOTEBOOKS ?=

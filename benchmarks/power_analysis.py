@@ -29,9 +29,8 @@ import pandas as pd
 from ssl_lib.lab.experiments import all_experiments
 from ssl_lib.lab.results import read_merged
 from ssl_lib.lab.validity import KEEPER
-from ssl_lib.lab.verdicts import MIN_SEEDS, claim_numbers, detectable_shift, seeds_needed
+from ssl_lib.lab.verdicts import MIN_SEEDS, claim_numbers, detectable_shift, seeds_needed, target_effect
 
-UNBOUNDED_TARGET = 0.05
 # Claims whose `measured` labels are not experiment names: the models behind them.
 LABEL_MODELS = {"fused": ("Default", "Spatial", "Appearance"), "3 x Default": ("Default",)}
 
@@ -43,7 +42,7 @@ def power_table(claims: list[dict]) -> pd.DataFrame:
     for claim, detectable, headroom in zip(claims, numbers.detectable, numbers.headroom):
         seeds = int(claim["seeds_agreeing"].split("/")[1])
         sd = detectable * math.sqrt(seeds) / detectable_shift(seeds) if not math.isnan(detectable) else math.nan
-        target = headroom / 2 if not math.isnan(headroom) else UNBOUNDED_TARGET
+        target = target_effect(headroom)
         needed = seeds_needed(sd, target) if not math.isnan(sd) and target > 0 else None
         rows.append(dict(notebook=claim["notebook"][:2], paper=claim["paper"],
                          claim=f"{claim['claim']} ({claim['quantity']})", seeds=seeds, sd_of_difference=round(sd, 4),

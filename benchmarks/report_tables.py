@@ -16,6 +16,7 @@ import sys
 import pandas as pd
 
 from ssl_lib.lab.results import read_merged
+from ssl_lib.lab.verdicts import claim_numbers, why_undecided
 
 
 def validity_tables(validity: dict) -> str:
@@ -30,10 +31,13 @@ def validity_tables(validity: dict) -> str:
 
 def claims_table(claims: list[dict]) -> str:
     table = pd.DataFrame(claims)
+    numbers = claim_numbers(table)
+    table["why undecided"] = [why_undecided(v, d, h) for v, d, h in zip(table.verdict, numbers.detectable,
+                                                                       numbers.headroom)]
     table["notebook"] = table.notebook.str[:2]
     table["claim"] = table.claim + " (" + table.quantity + ")"
     columns = ["notebook", "paper", "claim", "measured", "difference", "detectable", "headroom", "seeds_agreeing",
-               "verdict"]
+               "verdict", "why undecided"]
     table = table[[c for c in columns if c in table]].rename(columns={
         "measured": "measured (mean ± std over seeds)", "difference": "difference [95% CI]",
         "seeds_agreeing": "seeds agreeing"})

@@ -58,7 +58,7 @@ def test_downstream_tables_probe_each_run_once(tmp_path, monkeypatch):
     from ssl_lib.lab import experiments
     from ssl_lib.lab.profiles import resolve
 
-    P = resolve("smoke", runs_root=str(tmp_path / "runs"))
+    P = resolve("smoke", seeds=[0], runs_root=str(tmp_path / "runs"))
     P = dataclasses.replace(P, train={**P.train, "n_train": 128, "n_val": 64})
     runs = experiments.train_experiments(P, [experiments.get("SimCLR")], log=None)
     write_cifar(tmp_path / "data", "cifar-10-batches-py", [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"],

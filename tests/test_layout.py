@@ -19,7 +19,8 @@ def layer(module: str) -> str | None:
 
 
 def imported_modules(path: Path) -> list[str]:
-    """Every ssl_lib module `path` imports, function-level (lazy) imports included."""
+    """Every ssl_lib module `path` imports, function-level (lazy) imports included; ``from pkg import
+    name`` gives ``pkg.name`` (a submodule or an attribute: `module_graph` tells them apart)."""
     package = ".".join(path.relative_to(ROOT.parent).with_suffix("").parts[:-1])
     found = []
     for node in ast.walk(ast.parse(path.read_text())):
@@ -29,7 +30,7 @@ def imported_modules(path: Path) -> list[str]:
             base = node.module or ""
             if node.level:  # relative: resolve against this file's package
                 base = ".".join(package.split(".")[: len(package.split(".")) - node.level + 1] + ([base] if base else []))
-            found += [f"{base}.{alias.name}" if base == "ssl_lib" else base for alias in node.names]
+            found += [f"{base}.{alias.name}" for alias in node.names]  # the name may be a submodule
     return [m for m in found if m.startswith("ssl_lib")]
 
 
@@ -49,3 +50,48 @@ def test_imports_point_down_the_layers():
             if target is not None and RANK[target] > RANK[own]:
                 upward.append(f"{path.relative_to(ROOT.parent)} imports {module}")
     assert not upward, "imports pointing up the layers:\n" + "\n".join(upward)
+
+
+def module_graph() -> dict[str, set[str]]:
+    """{module: the ssl_lib modules it imports (lazy imports included)}, `from pkg import name` resolved
+    to the submodule ``pkg.name`` when there is one, else to ``pkg``."""
+    modules = {}
+    for path in ROOT.rglob("*.py"):
+        parts = path.relative_to(ROOT.parent).with_suffix("").parts
+        modules[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+    graph = {}
+    for name, path in modules.items():
+        targets = set()
+        for module in imported_modules(path):
+            while module not in modules and "." in module:
+                module = module.rsplit(".", 1)[0]
+            if module in modules and module != name:
+                targets.add(module)
+        graph[name] = targets
+    return graph
+
+
+def import_circles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Every import circle: one path back to its start per strongly connected group of modules."""
+    circles, seen = [], set()
+    for start in sorted(graph):
+        stack = [(start, [start])]
+        while stack:
+            node, path = stack.pop()
+            for nxt in sorted(graph[node]):
+                if nxt == start and frozenset(path) not in seen:
+                    seen.add(frozenset(path))
+                    circles.append(path + [start])
+                elif nxt not in path and nxt > start:  # each circle found once, from its smallest module
+                    stack.append((nxt, path + [nxt]))
+    return circles
+
+
+def test_the_circle_finder_finds_a_circle():
+    assert import_circles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c", "a"]]
+    assert import_circles({"a": {"b"}, "b": set()}) == []
+
+
+def test_no_import_circle_inside_the_package():
+    circles = import_circles(module_graph())
+    assert not circles, "import circles:\n" + "\n".join(" -> ".join(c) for c in circles)

@@ -24,6 +24,15 @@ def test_planned_runs_are_the_notebooks_and_validity_runs_each_once(tmp_path):
     assert prepare.planned_runs(P, ["01_augmentations", "08_report"], validity=False) == []
 
 
+def test_planned_runs_go_seed_by_seed_with_each_experiment_its_own_seed_count():
+    P = resolve("smoke")  # SimCLR, AugSelf and the headroom keepers on two seeds, the rest on one
+    planned = prepare.planned_runs(P, ["04_augself", "05_cassle"], validity=True)
+    seeds = [r.seed for r in planned]
+    assert seeds == sorted(seeds), "a later seed's run is planned before an earlier seed's"
+    assert {r.model for r in planned if r.seed == 1} == {"SimCLR", "SimCLR + AugSelf", "Spatial", "Appearance"}
+    assert {r.model for r in planned if r.seed == 0} >= {"Default", "SimCLR + CASSLE"}
+
+
 def test_every_notebook_that_trains_has_its_experiments_listed():
     assert experiments.for_notebook("07") == experiments.all_experiments()
     assert experiments.for_notebook("04_augself")[1].name == "SimCLR + AugSelf"
@@ -39,7 +48,7 @@ def test_threads_are_the_cores_shared_out():
 
 
 def test_two_workers_train_and_probe_each_run_once_then_reuse(tmp_path):
-    P = resolve("smoke", runs_root=str(tmp_path / "runs"))
+    P = resolve("smoke", seeds=[0], runs_root=str(tmp_path / "runs"))
     planned = prepare.planned_runs(P, ["04_augself"], validity=False)
     assert len(planned) == 2
     lines = []

@@ -42,7 +42,7 @@ def test_overrides_apply_and_none_keeps_the_profile_value(tmp_path):
     assert p.seeds == (3, 4) and p.train_config().epochs == 2
     assert p.output == str(tmp_path / "o") and p.runs_root == str(tmp_path / "r")
     assert resolve("smoke", seeds=7).seeds == (7,)
-    assert base.seeds == (0,), "resolve must not mutate the registered profile"
+    assert base.seeds == (0, 1), "resolve must not mutate the registered profile"
 
 
 def test_an_override_that_breaks_the_train_config_names_the_field():

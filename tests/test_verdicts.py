@@ -219,3 +219,23 @@ def test_seeds_needed_is_the_smallest_design_that_detects_the_target():
     assert seeds_needed(1.0, 3.3) == 3 and seeds_needed(1.0, 1.7) == 5 and seeds_needed(1.0, 1.45) == 6
     with pytest.raises(ValueError):
         seeds_needed(0.1, 0.0)
+
+
+def test_the_target_is_half_the_bounding_headroom_else_the_fixed_target():
+    from ssl_lib.lab.verdicts import UNBOUNDED_TARGET, target_effect
+
+    assert target_effect(0.12) == pytest.approx(0.06)
+    assert target_effect(float("nan")) == UNBOUNDED_TARGET == 0.05
+
+
+def test_why_undecided_names_the_reason_of_each_undecided_verdict():
+    from ssl_lib.lab.verdicts import why_undecided
+
+    nan = float("nan")
+    assert why_undecided("reproduced", 0.02, nan) == "" and why_undecided("not reproduced", 0.2, 0.1) == ""
+    assert why_undecided("cannot show here", 0.097, 0.032) == "headroom 0.032 < detectable 0.097"
+    assert why_undecided("inconclusive", 0.014, nan) == "no effect >= 0.014 here"  # below the 0.05 target
+    assert why_undecided("inconclusive", 0.15, nan) == "too noisy: detectable 0.150 > target 0.050"
+    assert why_undecided("inconclusive", 0.145, 0.256) == "too noisy: detectable 0.145 > target 0.128"
+    assert why_undecided("inconclusive", 0.10, 0.256) == "no effect >= 0.100 here"
+    assert why_undecided("inconclusive", nan, nan) == "fewer than 3 seeds"

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from pathlib import Path
 
-from ssl_lib.lab.profiles import Profile
 from ssl_lib.utils.io import atomic_write_json
 
 RESULTS = "results.json"
@@ -55,9 +55,10 @@ def record(name: str, value, *, output, notebook: str) -> dict:
     return current
 
 
-def recorder(profile: Profile | str, notebook: str):
-    """``record(name, value)`` bound to a notebook and a profile's (or a folder's) output."""
-    output = profile.output if isinstance(profile, Profile) else profile
+def recorder(profile, notebook: str):
+    """``record(name, value)`` bound to a notebook and a profile's output (`ssl_lib.lab.profiles.Profile`,
+    not imported: profiles -> validity -> results would close a circle) or a folder's."""
+    output = profile if isinstance(profile, (str, os.PathLike)) else profile.output
 
     def record_value(name: str, value) -> None:
         record(name, value, output=output, notebook=notebook)  # returns None: no echo in the notebook

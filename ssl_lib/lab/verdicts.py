@@ -59,6 +59,37 @@ def detectable_shift(n: int, confidence: float = CONFIDENCE, power: float = POWE
     return float(brentq(reject, 0.0, t_crit + 8.0))  # power is ~1 at t_crit + 8 for any df >= 2
 
 
+# The detectable effect a claim's seeds should reach (docs/power.md): half the headroom that bounds
+# the claim, or this where none does.
+UNBOUNDED_TARGET = 0.05
+
+
+def target_effect(headroom: float) -> float:
+    """The detectable effect a claim's seeds should reach: half its bounding `headroom`, or
+    `UNBOUNDED_TARGET` for a claim without one (`headroom` NaN)."""
+    return UNBOUNDED_TARGET if math.isnan(headroom) else headroom / 2
+
+
+def why_undecided(verdict: str, detectable: float, headroom: float) -> str:
+    """Why a claim is not decided, in a few words ("" for "reproduced" / "not reproduced"):
+
+    * cannot show here: the headroom is below the detectable effect;
+    * inconclusive, detectable <= `target_effect`: the seeds would have found an effect of that
+      size, so there is none here that large ("no effect >= d here");
+    * inconclusive otherwise: too noisy for the seeds run ("needs detectable <= target").
+    """
+    if verdict in ("reproduced", "not reproduced"):
+        return ""
+    if math.isnan(detectable):
+        return f"fewer than {MIN_SEEDS} seeds"
+    if verdict == "cannot show here":
+        return f"headroom {headroom:.3f} < detectable {detectable:.3f}"
+    target = target_effect(headroom)
+    if detectable <= target:
+        return f"no effect >= {detectable:.3f} here"
+    return f"too noisy: detectable {detectable:.3f} > target {target:.3f}"
+
+
 def seeds_needed(diff_std: float, target: float, max_seeds: int = 100) -> int | None:
     """The fewest seeds (>= `MIN_SEEDS`) whose detectable effect, for a per-seed difference of
     standard deviation `diff_std`, is at most `target`: the smallest n with
