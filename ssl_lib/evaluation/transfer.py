@@ -26,12 +26,11 @@ from torch import Tensor
 from ssl_lib.data import DEFAULT_SCENE, make_synthetic
 from ssl_lib.evaluation.features import extract_features
 from ssl_lib.evaluation.few_shot import few_shot_eval
-from ssl_lib.evaluation.probes import linear_probe, ridge_probe
+from ssl_lib.evaluation.probes import SPLITS, linear_probe, ridge_probe
 
 CLASSIFICATION_TASKS = ("shape", "color", "position", "orientation", "size", "background")
 # Circular latents are regressed as (cos, sin) so the target has no seam at +-pi.
 REGRESSION_TASKS = ("x", "y", "scale", "angle", "hue")
-SPLITS = ("train", "val", "test")
 
 
 @dataclass
