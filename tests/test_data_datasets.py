@@ -173,3 +173,44 @@ def test_failed_download_is_one_clear_error(tmp_path, monkeypatch):
     with pytest.raises(DatasetNotFoundError, match="CIFAR-10.*Download failed") as err:
         load_dataset("cifar10", tmp_path, "train", download=True)
     assert err.value.__cause__ is None and err.value.__suppress_context__
+
+
+def write_mit67(root: Path, listing: dict[str, list[str]]) -> dict[str, np.ndarray]:
+    """MIT-67's official layout: mit67/Images/<class>/<image>.jpg and mit67/{Train,Test}Images.txt."""
+    yy, xx = np.mgrid[0:16, 0:16]
+    written = {}
+    for split, entries in listing.items():
+        for k, entry in enumerate(entries):
+            arr = np.stack([xx * 8 + k * 10, yy * 8, (xx + yy) * 4 + len(written) * 5], axis=-1).astype(np.uint8)
+            path = root / "mit67" / "Images" / entry
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(".tmp.jpg")
+            Image.fromarray(arr).save(tmp, quality=100, subsampling=0)
+            os.replace(tmp, path)
+            written[entry] = arr
+        name = {"train": "TrainImages.txt", "test": "TestImages.txt"}[split]
+        write_atomic(root / "mit67" / name, ("\n".join(entries) + "\n").encode())
+    return written
+
+
+def test_mit67_reads_the_official_split_lists_with_sorted_class_labels(tmp_path):
+    listing = {"train": ["kitchen/k1.jpg", "airport_inside/a1.jpg", "bakery/b1.jpg", "kitchen/k2.jpg"],
+               "test": ["bakery/b2.jpg", "airport_inside/a2.jpg"]}
+    written = write_mit67(tmp_path, listing)
+    for split, entries in listing.items():
+        ds = load_dataset("MIT-Indoor-67", tmp_path, split)
+        assert ds.classes == ["airport_inside", "bakery", "kitchen"] and len(ds) == len(entries)
+        for i, entry in enumerate(entries):  # the list's order, the class folder's sorted index
+            img, y = ds[i]
+            assert y == ds.classes.index(entry.split("/")[0]) and img.mode == "RGB"
+            assert np.abs(np.asarray(img).astype(int) - written[entry]).max() <= 3
+
+
+def test_mit67_with_a_listed_image_missing_is_one_clear_error(tmp_path):
+    write_mit67(tmp_path, {"train": ["kitchen/k1.jpg"], "test": ["kitchen/k2.jpg"]})
+    (tmp_path / "mit67" / "Images" / "kitchen" / "k2.jpg").unlink()
+    with pytest.raises(DatasetNotFoundError, match=r"MIT Indoor-67 at .*mit67 is incomplete or corrupted"):
+        load_dataset("mit67", tmp_path, "test")
+    (tmp_path / "mit67" / "TrainImages.txt").unlink()
+    with pytest.raises(DatasetNotFoundError, match="incomplete or corrupted"):
+        load_dataset("mit67", tmp_path, "train")

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from ssl_lib.evaluation.downstream import DownstreamData, carve, downstream_table, load_downstream
+from ssl_lib.evaluation.downstream import PAPER_SETS, DownstreamData, carve, downstream_table, load_downstream
 from test_data_datasets import write_cifar
 
 
@@ -74,3 +74,14 @@ def test_downstream_tables_probe_each_run_once(tmp_path, monkeypatch):
     monkeypatch.setattr(downstream, "downstream_table", no_probe)
     again = experiments.downstream_tables(P, runs.assign(model="renamed"), data)
     assert again.value.tolist() == pytest.approx(first.value.tolist()) and set(again.model) == {"renamed"}
+
+
+def test_mit67_is_a_downstream_set_with_a_validation_split_carved_from_train(tmp_path):
+    from test_data_datasets import write_mit67
+
+    train = [f"{c}/{c[0]}{i}.jpg" for c in ("bakery", "kitchen") for i in range(10)]
+    write_mit67(tmp_path, {"train": train, "test": ["bakery/t1.jpg", "kitchen/t2.jpg"]})
+    data = load_downstream("mit67", tmp_path, image_size=8, val_fraction=0.2)
+    assert "mit67" in PAPER_SETS and data.name == "mit67"
+    assert {s: len(y) for s, y in data.labels.items()} == {"train": 16, "val": 4, "test": 2}
+    assert data.images["test"].shape == (2, 3, 8, 8) and data.labels["test"].tolist() == [0, 1]

@@ -2,7 +2,8 @@
 
 ``load_dataset(name, root, split)`` covers the pretraining sets (CIFAR-10/100, STL-10 with
 its "train+unlabeled" split), the transfer benchmarks torchvision ships (Flowers-102, DTD,
-Oxford-IIIT Pets, Food-101, Caltech-101, FGVC-Aircraft, SUN397, Stanford Cars) and any
+Oxford-IIIT Pets, Food-101, Caltech-101, FGVC-Aircraft, SUN397, Stanford Cars), MIT Indoor-67
+(`MIT67`, read here from its official files: torchvision has no class for it) and any
 ImageFolder.  Datasets yield ``(PIL image, int label)`` unless a ``transform`` is given;
 :func:`ssl_lib.data.make_loader` turns them into device batches.
 
@@ -67,6 +68,44 @@ def _without_md5(cls: type) -> type:
     return type(f"{cls.__name__}Unverified", (cls,), attrs)
 
 
+class MIT67(tvd.VisionDataset):
+    """MIT Indoor-67 (67 indoor scene classes) with its official split: 80 training and 20 test
+    images per class.
+
+    Files, as the dataset's page distributes them: ``root/mit67/Images/<class>/<image>`` (the
+    archive indoorCVPR_09.tar) and the split lists ``root/mit67/TrainImages.txt`` and
+    ``TestImages.txt``, one ``<class>/<image>`` per line. Labels are the class folders in sorted
+    order (as an ImageFolder of the same images numbers them). Yields ``(RGB PIL image, label)``.
+    Raises RuntimeError ("not found or corrupted", which `load_dataset` reports as
+    DatasetNotFoundError) when a list or a listed image is missing.
+    """
+
+    split_files = {"train": "TrainImages.txt", "test": "TestImages.txt"}
+
+    def __init__(self, root, split: str = "train", transform=None, download: bool = False):
+        super().__init__(root, transform=transform)
+        base = Path(root) / "mit67"
+        images, listing = base / "Images", base / self.split_files[split]
+        if not images.is_dir() or not listing.is_file():
+            raise RuntimeError(f"Dataset not found or corrupted: need {images} and {listing}")
+        self.classes = sorted(p.name for p in images.iterdir() if p.is_dir())
+        index = {name: i for i, name in enumerate(self.classes)}
+        entries = [line.strip() for line in listing.read_text().splitlines() if line.strip()]
+        absent = [e for e in entries if e.split("/")[0] not in index or not (images / e).is_file()]
+        if absent:
+            raise RuntimeError(f"Dataset not found or corrupted: {len(absent)} image(s) listed in {listing.name} "
+                               f"are missing under {images}, e.g. {absent[0]}")
+        self.samples = [(images / e, index[e.split("/")[0]]) for e in entries]
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def __getitem__(self, i: int):
+        path, label = self.samples[i]
+        image = tvd.folder.default_loader(str(path))  # PIL, converted to RGB (some scans are grey or CMYK)
+        return (self.transform(image) if self.transform is not None else image), label
+
+
 def _train_flag(cls, root, split, transform, download):
     return cls(root, train=split == "train", transform=transform, download=download)
 
@@ -122,8 +161,13 @@ DATASETS = {
                   "torchvision can no longer download it (the original URL is dead): get it from a mirror (e.g. "
                   "Kaggle 'stanford-cars-dataset') and arrange root/stanford_cars/{devkit, cars_train, cars_test, "
                   "cars_test_annos_withlabels.mat} (reading needs scipy)", download=False),
+    "mit67": _Spec("MIT Indoor-67", "mit67", ("train", "test"), _split_kw, MIT67,
+                   "extract indoorCVPR_09.tar from https://web.mit.edu/torralba/www/indoor.html into root/mit67 "
+                   "(it holds Images/) and put TrainImages.txt and TestImages.txt from the same page beside it",
+                   download=False),
 }
-_ALIASES = {"oxfordiiitpet": "pets", "fgvcaircraft": "aircraft", "stanfordcars": "cars", "folder": "imagefolder"}
+_ALIASES = {"oxfordiiitpet": "pets", "fgvcaircraft": "aircraft", "stanfordcars": "cars", "folder": "imagefolder",
+            "mitindoor67": "mit67", "indoor67": "mit67"}
 KNOWN = (*DATASETS, "imagefolder")
 
 
@@ -159,7 +203,7 @@ def load_dataset(name: str, root, split: Optional[str], download: bool = False, 
 
     Args:
         name: one of ``cifar10, cifar100, stl10, flowers102, dtd, pets, food101, caltech101,
-            aircraft, sun397, cars, imagefolder`` (case, "-" and "_" are ignored).
+            aircraft, sun397, cars, mit67, imagefolder`` (case, "-" and "_" are ignored).
         root: directory holding the dataset's folder (e.g. ``root/cifar-10-batches-py``);
             for "imagefolder", the folder holding one subfolder per split.
         split: a split of that dataset (``ValueError`` lists the valid ones); STL-10 uses

@@ -1,6 +1,6 @@
 """Linear evaluation on the papers' real downstream datasets (docs/papers.md section 6).
 
-AugSelf and CASSLE report frozen-feature linear probes on CIFAR-10/100, Food-101, Pets,
+AugSelf and CASSLE report frozen-feature linear probes on CIFAR-10/100, Food-101, MIT-67, Pets,
 Flowers-102, Caltech-101, Cars, Aircraft, DTD and SUN397: centre-cropped images, multinomial
 logistic regression with the L2 weight chosen on a validation split, then refitted on train + val;
 top-1, or mean per-class accuracy where the papers report it (Pets, Flowers, Caltech, Aircraft).
@@ -28,8 +28,8 @@ from ssl_lib.evaluation.probes import linear_probe
 
 # The papers' metric per dataset: mean per-class accuracy where the classes are unbalanced.
 CLASS_AVERAGE = frozenset({"pets", "flowers102", "caltech101", "aircraft"})
-PAPER_SETS = ("cifar10", "cifar100", "food101", "pets", "flowers102", "caltech101", "cars", "aircraft", "dtd",
-              "sun397")
+PAPER_SETS = ("cifar10", "cifar100", "food101", "mit67", "pets", "flowers102", "caltech101", "cars", "aircraft",
+              "dtd", "sun397")
 
 
 @dataclass

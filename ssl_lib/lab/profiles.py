@@ -38,7 +38,7 @@ The ``smoke`` profile keeps every code path but shrinks everything (width 8, 512
 1 epoch) so that all notebooks together run in a few minutes inside ``make test``; its
 numbers are not meant to show the papers' effects.  ``gpu`` is the paper-scale setting
 (STL-10 at 96 px, ResNet-18, 200 epochs, as AugSelf's STL-10 setup in docs/papers.md section 2), with
-linear probes on the papers' ten downstream datasets (`ssl_lib.evaluation.downstream`) under ``data_root``.
+linear probes on the papers' eleven downstream datasets (`ssl_lib.evaluation.downstream`) under ``data_root``.
 """
 
 from __future__ import annotations
@@ -298,8 +298,8 @@ _register(Profile(
     seeds=(0, 1, 2),
     eval=EvalSizes(probe_train=5000, probe_test=8000, invariance_images=1000, grid_points=16, groups=100,
                    group_views=12, reference=5120, few_shot_episodes=2000, explorer_size=96,
-                   downstream=("cifar10", "cifar100", "food101", "pets", "flowers102", "caltech101", "cars",
-                               "aircraft", "dtd", "sun397")),
+                   downstream=("cifar10", "cifar100", "food101", "mit67", "pets", "flowers102", "caltech101",
+                               "cars", "aircraft", "dtd", "sun397")),
     device="cuda",
 ))
 
