@@ -39,6 +39,7 @@ from pathlib import Path
 from ssl_lib.lab.html_report import write_report
 from ssl_lib.lab.profiles import OVERRIDES, PROFILES, project_root, resolve
 from ssl_lib.lab import prepare
+from ssl_lib.lab.plan import format_plan, plan
 from ssl_lib.lab import validity as bench_validity
 from ssl_lib.lab.results import RESULTS, merge_results, results_path
 from ssl_lib.train.cli import OneLineParser, print_error
@@ -236,6 +237,8 @@ def reproduce(profile: str = "cpu", output=None, notebooks=None, progress: bool 
                    started=time.strftime("%Y-%m-%d %H:%M:%S"), notebooks=[])
     failure = invalid = None
     total = time.perf_counter()
+    if P.dataset != "synthetic":  # real data, hours per run: say what it will cost before it starts
+        log(format_plan(*plan(P, [p.stem for p in paths], validity, log=log)))
     if jobs is None:
         jobs = prepare.default_jobs(P.device)
     if jobs:
@@ -304,13 +307,27 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--no-report", action="store_true", help="skip the HTML conversion")
     parser.add_argument("--no-validity", action="store_true",
                         help="skip the bench-validity check before the notebooks (ssl_lib.lab.validity)")
+    parser.add_argument("--plan", action="store_true",
+                        help="print the runs the notebooks need, their state, hours and disk (ssl_lib.lab.plan); "
+                        "train nothing")
     return parser
+
+
+def print_plan(args) -> None:
+    """`--plan`: the plan of the chosen profile, notebooks and seeds, printed; nothing trained."""
+    P = resolve(args.profile, seeds=args.seeds, device=args.device, dataset=args.dataset, data_root=args.data_root,
+                epochs=args.epochs, runs_root=args.runs_root, output=args.output)
+    notebooks = [p.stem for p in list_notebooks(args.notebooks, args.notebook_dir)]
+    print(format_plan(*plan(P, notebooks, validity=not args.no_validity, log=print)), flush=True)
 
 
 def main(argv=None) -> int:
     """Run the command; 0 on success, else one `error:` line and 2 (bad input) or 1 (failed run)."""
     try:
         args = build_parser().parse_args(argv)
+        if args.plan:
+            print_plan(args)
+            return 0
         reproduce(args.profile, output=args.output, notebooks=args.notebooks, progress=not args.no_progress,
                   report=not args.no_report, notebook_dir=args.notebook_dir, validity=not args.no_validity,
                   jobs=args.jobs,
