@@ -20,6 +20,7 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from ssl_lib.augment import AUGSELF_GROUPS, AUGSELF_OUTPUTS, AugParams, augself_targets
+from ssl_lib.models.heads import Block, build_mlp, hidden_block
 
 DEFAULT_WEIGHTS = {"crop": 1.0, "color": 1.0}  # the authors' STL-10 setting
 
@@ -52,11 +53,9 @@ def parse_groups(spec) -> dict[str, float]:
     return weights
 
 
-def _head(in_dim: int, hidden: int, out_dim: int) -> nn.Sequential:
-    # The authors' head: Linear(no bias)-BN-ReLU, Linear-BN-ReLU, Linear.
-    return nn.Sequential(nn.Linear(in_dim, hidden, bias=False), nn.BatchNorm1d(hidden), nn.ReLU(inplace=True),
-                         nn.Linear(hidden, hidden), nn.BatchNorm1d(hidden), nn.ReLU(inplace=True),
-                         nn.Linear(hidden, out_dim))
+def _head(in_dim: int, width: int, out_dim: int) -> nn.Sequential:
+    # The authors' head: Linear(no bias)-BN-ReLU, Linear(with bias)-BN-ReLU, Linear.
+    return build_mlp(in_dim, [hidden_block(width), Block(width, bias=True, bn="affine", relu=True), Block(out_dim)])
 
 
 class AugSelfHeads(nn.Module):

@@ -34,7 +34,7 @@ from torch import Tensor, nn
 
 from ssl_lib.augment import AugParams, DEFAULT_DESCRIPTOR_KEYS, descriptor_dim
 from ssl_lib.augment.params import validate_descriptor_keys
-from ssl_lib.models.heads import mlp
+from ssl_lib.models.heads import Block, build_mlp, hidden_block, mlp
 
 INJECTIONS = ("concat", "add", "mul", "hyper", "lowrank")
 DESCRIPTOR_MODES = ("matched", "shuffled")
@@ -45,12 +45,7 @@ def augmentation_encoder(in_dim: int, depth: int, width: int, out_dim: int | Non
     (depth - 1) x [Linear(no bias)-BN-ReLU] of `width`, then Linear(no bias) to `out_dim`
     (default `width`) and BatchNorm1d(affine), with no ReLU at the end."""
     out_dim = width if out_dim is None else out_dim
-    layers, d = [], in_dim
-    for _ in range(depth - 1):
-        layers += [nn.Linear(d, width, bias=False), nn.BatchNorm1d(width), nn.ReLU(inplace=True)]
-        d = width
-    layers += [nn.Linear(d, out_dim, bias=False), nn.BatchNorm1d(out_dim)]
-    return nn.Sequential(*layers)
+    return build_mlp(in_dim, [hidden_block(width)] * (depth - 1) + [Block(out_dim, bias=False, bn="affine")])
 
 
 class ConditionedProjector(nn.Module):

@@ -7,20 +7,51 @@ A projector is called as ``projector(features, params)`` so that CASSLE's condit
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from torch import Tensor, nn
 
 from ssl_lib.augment import AugParams
 
 
+@dataclass(frozen=True)
+class Block:
+    """One layer of an MLP head: Linear to `out` (with `bias`), then BatchNorm1d if `bn` ("affine"
+    or "plain", i.e. affine=False; None: none), then ReLU if `relu`."""
+
+    out: int
+    bias: bool = True
+    bn: str | None = None
+    relu: bool = False
+
+    def __post_init__(self):
+        if self.bn not in (None, "affine", "plain"):
+            raise ValueError(f"Block.bn must be None, 'affine' or 'plain', got {self.bn!r}")
+
+
+def hidden_block(width: int) -> Block:
+    """The hidden block every head here uses: Linear(no bias)-BN-ReLU (the bias would be cancelled by BN)."""
+    return Block(width, bias=False, bn="affine", relu=True)
+
+
+def build_mlp(in_dim: int, blocks: list[Block]) -> nn.Sequential:
+    """The one builder of every MLP head (projectors, predictors, AugSelf's heads, CASSLE's
+    augmentation encoder): the blocks in order, as one flat nn.Sequential."""
+    layers, d = [], in_dim
+    for block in blocks:
+        layers.append(nn.Linear(d, block.out, bias=block.bias))
+        if block.bn is not None:
+            layers.append(nn.BatchNorm1d(block.out, affine=block.bn == "affine"))
+        if block.relu:
+            layers.append(nn.ReLU(inplace=True))
+        d = block.out
+    return nn.Sequential(*layers)
+
+
 def mlp(dims: list[int], bn_last: bool = False) -> nn.Sequential:
     """Linear-BN-ReLU for every hidden layer, then a Linear (+ BN without affine if bn_last)."""
-    layers = []
-    for d_in, d_out in zip(dims[:-2], dims[1:-1]):
-        layers += [nn.Linear(d_in, d_out, bias=False), nn.BatchNorm1d(d_out), nn.ReLU(inplace=True)]
-    layers.append(nn.Linear(dims[-2], dims[-1], bias=not bn_last))
-    if bn_last:
-        layers.append(nn.BatchNorm1d(dims[-1], affine=False))
-    return nn.Sequential(*layers)
+    return build_mlp(dims[0], [hidden_block(d) for d in dims[1:-1]]
+                     + [Block(dims[-1], bias=not bn_last, bn="plain" if bn_last else None)])
 
 
 class Projector(nn.Module):
