@@ -12,7 +12,7 @@ JOBS ?=
 comma := ,
 STAMP := $(VENV)/.installed-$(subst $(comma),-,$(EXTRAS))
 
-.PHONY: install test bench reproduce lab clean
+.PHONY: install test bench reproduce data lab clean
 
 install: $(STAMP)
 
@@ -37,6 +37,10 @@ bench: $(STAMP)
 # All notebooks through papermill into $(OUTPUT): executed notebooks, html/index.html, results.json.
 reproduce: $(STAMP)
 	$(BIN)/python -m ssl_lib.reproduce --profile $(PROFILE) --output $(OUTPUT) $(if $(NOTEBOOKS),--notebooks $(NOTEBOOKS)) $(if $(JOBS),--jobs $(JOBS))
+
+# The real datasets $(PROFILE) reads, into data/: checked, resumable (python -m ssl_lib.fetch --help).
+data: $(STAMP)
+	$(BIN)/python -m ssl_lib.fetch --profile $(PROFILE) --root data $(if $(DRY_RUN),--dry-run)
 
 lab: $(STAMP)
 	$(BIN)/jupyter lab notebooks

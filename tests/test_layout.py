@@ -1,6 +1,6 @@
 """The package's layers: every import inside ssl_lib points down (or within its own layer).
 
-    utils  <  augment, data  <  models  <  evaluation  <  train  <  lab  <  the two commands
+    utils  <  augment, data  <  models  <  evaluation  <  train  <  lab  <  the commands
 """
 
 import ast
@@ -9,7 +9,7 @@ from pathlib import Path
 import ssl_lib
 
 RANK = {"utils": 0, "augment": 1, "data": 1, "models": 2, "evaluation": 3, "train": 4, "lab": 5,
-        "pretrain": 6, "reproduce": 6}
+        "pretrain": 6, "reproduce": 6, "fetch": 6}
 ROOT = Path(ssl_lib.__file__).parent
 
 
