@@ -147,8 +147,11 @@ def test_the_command_says_ok_fetched_or_manual_per_dataset_and_dry_run_fetches_n
     assert not root.exists() or not any(root.rglob("*"))
     assert command.main(["cifar10", "--root", str(root)]) == 0
     assert capsys.readouterr().out.splitlines()[-1].startswith("cifar10: fetched")
-    assert command.main(["--profile", "gpu", "--root", str(root), "--dry-run"]) in (0,)  # every set named, none fetched
+    asked = []
+    monkeypatch.setattr(F, "remote_size", lambda url, timeout=20.0: asked.append(url))  # no network past 127.0.0.1
+    assert command.main(["--profile", "gpu", "--root", str(root), "--dry-run"]) == 0  # every set named, none fetched
     lines = capsys.readouterr().out.splitlines()
+    assert asked and all(u.startswith("http") for u in asked) and "(0.00 GiB + unknown)" in lines[0]
     assert [line.split(":")[0] for line in lines] == command.profile_datasets("gpu")
     assert command.main(["imagenet", "--root", str(root)]) == 2
     assert "unknown dataset 'imagenet'" in capsys.readouterr().err
