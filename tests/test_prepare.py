@@ -1,5 +1,7 @@
 """prepare: the runs of the chosen notebooks, trained ahead by worker processes, each once."""
 
+import os
+
 import pytest
 
 from ssl_lib.lab import experiments, prepare
@@ -112,3 +114,23 @@ prepare.prepare_runs(P, prepare.planned_runs(P, ["04"], validity=False)[:1], job
     lines = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert (run / "backbone.pt").exists() and len(lines) == 12
     assert lines[0] == first_epoch  # resumed: the epochs before the kill were not trained again
+
+
+def test_each_worker_gets_its_own_gpu_round_robin(monkeypatch):
+    import multiprocessing
+
+    assert [prepare.worker_gpu(i, ["3", "5"]) for i in range(4)] == ["3", "5", "3", "5"]
+    import torch
+
+    counter = multiprocessing.get_context("spawn").Value("i", 0)
+    seen, threads = [], torch.get_num_threads()
+    try:
+        for _ in range(3):  # what three spawned workers' initialisers do, in turn
+            monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+            prepare._init_worker(threads, counter, ["0", "1"])
+            seen.append(os.environ["CUDA_VISIBLE_DEVICES"])
+    finally:
+        torch.set_num_threads(threads)
+    assert seen == ["0", "1", "0"]
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "2,6")
+    assert prepare._visible_gpus() == ["2", "6"]

@@ -68,7 +68,9 @@ def _cores() -> int:
 
 def default_jobs(device: str = "cpu") -> int:
     """Workers when none is asked for: one per core on CPU (each single-threaded: measured faster
-    than one two-threaded trainer on 2 cores, benchmarks/RESULTS.md), one per GPU on CUDA."""
+    than one two-threaded trainer on 2 cores, benchmarks/RESULTS.md), one per GPU on CUDA (each
+    pinned to its own GPU: independent runs side by side, no communication between them; one run
+    across several GPUs is `torchrun ... -m ssl_lib.pretrain`, DDP)."""
     if device.startswith("cuda"):
         import torch
 
@@ -81,7 +83,29 @@ def threads_per_job(jobs: int) -> int:
     return max(1, _cores() // jobs)
 
 
-def _init_worker(threads: int) -> None:
+def worker_gpu(index: int, visible: list[str]) -> str:
+    """The GPU worker `index` trains on, from the `visible` ones (round robin): each worker gets
+    its own GPU, so JOBS = GPUs trains that many independent runs side by side."""
+    return visible[index % len(visible)]
+
+
+def _visible_gpus() -> list[str]:
+    """The GPUs this process may use, as CUDA_VISIBLE_DEVICES names them (else 0..count-1)."""
+    import torch
+
+    listed = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if listed:
+        return [d.strip() for d in listed.split(",") if d.strip()]
+    return [str(i) for i in range(torch.cuda.device_count())]
+
+
+def _init_worker(threads: int, counter=None, gpus: list[str] | None = None) -> None:
+    # Pin the worker to one GPU before anything initialises CUDA in it (a spawned process).
+    if counter is not None and gpus:
+        with counter.get_lock():
+            index = counter.value
+            counter.value += 1
+        os.environ["CUDA_VISIBLE_DEVICES"] = worker_gpu(index, gpus)
     import torch
 
     torch.set_num_threads(threads)
@@ -144,8 +168,10 @@ def prepare_runs(profile, runs: list[PlannedRun], jobs: int, probe: bool = True,
     # "spawn": a fresh interpreter per worker (forking a process that holds torch's thread pools
     # and, on CUDA, a context, is unsafe).
     context = multiprocessing.get_context("spawn")
+    gpus = _visible_gpus() if profile.torch_device().type == "cuda" else []
+    counter = context.Value("i", 0)
     with ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=_init_worker,
-                             initargs=(threads,)) as pool:
+                             initargs=(threads, counter, gpus if len(gpus) > 1 else None)) as pool:
         pending = {pool.submit(_train_and_probe, profile, planned, probe) for planned in runs}
         pending |= {pool.submit(_probe_random_init, profile, seed) for seed in baselines}
         try:
