@@ -21,14 +21,18 @@ def profile_datasets(profile: str) -> list[str]:
     return list(dict.fromkeys(pretrain + list(P.eval.downstream)))
 
 
-def main(argv=None) -> int:
-    """Run the command; 0 on success, else one `error:` line and 2 (bad input) or 1 (a failed download)."""
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m ssl_lib.fetch", description=__doc__.splitlines()[0])
     parser.add_argument("names", nargs="*", help="datasets (e.g. cifar10 dtd); or --profile")
     parser.add_argument("--profile", help="fetch what this profile reads (e.g. gpu)")
     parser.add_argument("--root", default="data", help="folder the datasets go to (default data/)")
     parser.add_argument("--dry-run", action="store_true", help="say what would be fetched and its size; fetch nothing")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv=None) -> int:
+    """Run the command; 0 on success, else one `error:` line and 2 (bad input) or 1 (a failed download)."""
+    args = build_parser().parse_args(argv)
     try:
         names = list(args.names) + (profile_datasets(args.profile) if args.profile else [])
         if not names and args.profile:

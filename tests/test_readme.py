@@ -43,11 +43,14 @@ def test_each_command_names_what_exists(command):
     from ssl_lib.train import cli
 
     words = shlex.split(command)
-    if "-m" in words and words[words.index("-m") + 1] in ("ssl_lib.pretrain", "ssl_lib.reproduce"):
+    from ssl_lib import fetch
+
+    parsers = {"ssl_lib.pretrain": cli.build_parser, "ssl_lib.reproduce": runner.build_parser,
+               "ssl_lib.fetch": fetch.build_parser}
+    if "-m" in words and words[words.index("-m") + 1] in parsers:
         module = words[words.index("-m") + 1]
         args = words[words.index("-m") + 2:]
-        parser = cli.build_parser() if module == "ssl_lib.pretrain" else runner.build_parser()
-        parser.parse_args(args)  # exits (SystemExit) on an unknown flag or a bad value
+        parsers[module]().parse_args(args)  # exits (SystemExit) on an unknown flag or a bad value
     elif words[0] == "make":
         makefile = (ROOT / "Makefile").read_text()
         for word in words[1:]:
