@@ -21,7 +21,8 @@ import time
 import pandas as pd
 
 import ssl_lib.evaluation.probes as probes
-from ssl_lib.evaluation.transfer import profile_transfer_data, split_features
+from ssl_lib.evaluation.transfer import split_features
+from ssl_lib.lab.experiments import profile_transfer_data
 from ssl_lib.lab import experiments
 from ssl_lib.lab.profiles import resolve
 from ssl_lib.lab.runs import get_or_train

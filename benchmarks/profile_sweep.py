@@ -24,7 +24,8 @@ import pandas as pd
 from ssl_lib.lab import experiments
 from ssl_lib.lab.profiles import resolve
 from ssl_lib.lab.runs import get_or_train
-from ssl_lib.evaluation.transfer import headline, profile_transfer_data, split_features, transfer_table
+from ssl_lib.evaluation.transfer import headline, split_features, transfer_table
+from ssl_lib.lab.experiments import profile_transfer_data
 
 TASKS = ("shape", "color", "position", "size", "orientation")
 

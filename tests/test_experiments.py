@@ -43,7 +43,7 @@ def test_transfer_tables_probe_each_run_once(tmp_path, monkeypatch):
     P = dataclasses.replace(resolve("smoke", seeds=[0], runs_root=str(tmp_path)), eval=sizes)
     P = dataclasses.replace(P, train={**P.train, "n_train": 128, "n_val": 64})
     runs = experiments.train_experiments(P, [get("SimCLR")], log=None)
-    data = transfer.profile_transfer_data(P)
+    data = experiments.profile_transfer_data(P)
     first = experiments.transfer_tables(P, runs, data)
     assert set(first.task) >= {"shape", "color", "x", "shape 5-shot"} and set(first.seed) == {0}
     assert len(list((tmp_path).glob("*/transfer-*.csv"))) == 1
@@ -52,7 +52,7 @@ def test_transfer_tables_probe_each_run_once(tmp_path, monkeypatch):
     def no_probe(*args, **kwargs):
         raise AssertionError("probed a run whose table is cached")
 
-    monkeypatch.setattr(transfer, "profile_transfer_table", no_probe)
+    monkeypatch.setattr(experiments, "profile_transfer_table", no_probe)
     again = experiments.transfer_tables(P, runs.assign(model="renamed"), data)
     pd.testing.assert_frame_equal(again.drop(columns="model"), first.drop(columns="model"), check_dtype=False)
     assert set(again.model) == {"renamed"}

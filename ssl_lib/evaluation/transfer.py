@@ -6,12 +6,14 @@ and size (changed by cropping), orientation (flipped by horizontal flips), plus 
 latents as regression tasks and few-shot shape recognition. A model that became invariant to an
 augmentation should lose exactly the tasks that augmentation changes.
 
-    data = profile_transfer_data(P, device)          # images and labels per split, fixed seed
+    data = transfer_data(4096, 1024, 2048, size=32)  # images and labels per split, fixed seed
     features = split_features(backbone, data)        # frozen features per split
-    table = profile_transfer_table(features, data, P, model="mocov2", seed=0)
+    table = transfer_table(features, data, model="mocov2")
 
-Notebooks probe trained runs through `ssl_lib.lab.experiments.transfer_tables`, which caches each
-run's table in its folder, so a model is probed once however many notebooks report it.
+A profile's sizes are applied in the lab layer (`ssl_lib.lab.experiments.profile_transfer_data`
+and `profile_transfer_table`): this module takes the numbers it needs, not a profile. Notebooks
+probe trained runs through `ssl_lib.lab.experiments.transfer_tables`, which caches each run's
+table in its folder, so a model is probed once however many notebooks report it.
 """
 
 from __future__ import annotations
@@ -51,14 +53,6 @@ def transfer_data(n_train: int, n_val: int, n_test: int, size: int = 32, seed: i
         images[split], labels[split] = make_synthetic(n, size, seed=seed, split=split, device=device,
                                                       dtype=torch.uint8, scene=scene)
     return TransferData(images, labels)
-
-
-def profile_transfer_data(profile, device="cpu") -> TransferData:
-    """The probe splits of a profile: ``eval.probe_train`` / ``probe_test // 2`` / ``probe_test``
-    scenes at the profile's image size, of its training data's design."""
-    sizes = profile.eval
-    return transfer_data(sizes.probe_train, sizes.probe_test // 2, sizes.probe_test, size=profile.image_size,
-                         device=device, scene=profile.train_config().scene)
 
 
 def split_features(backbone, data: TransferData, batch_size: int = 512) -> dict[str, Tensor]:
@@ -114,14 +108,6 @@ def transfer_table(features: dict[str, Tensor], data: TransferData, model: str, 
                      dict(model=model, task=task, kind="few-shot", metric="ci95", value=row.ci95)]
     return pd.DataFrame(rows)
 
-
-def profile_transfer_table(features: dict[str, Tensor], data: TransferData, profile, model: str,
-                           seed: int) -> pd.DataFrame:
-    """`transfer_table` with the profile's L2 grid, probe iterations and few-shot episodes, plus a
-    ``seed`` column."""
-    return transfer_table(features, data, model=model, l2_grid=profile.eval.l2_grid,
-                          few_shot_episodes=profile.eval.few_shot_episodes, seed=seed,
-                          max_iter=profile.eval.probe_iters).assign(seed=seed)
 
 
 def headline(table: pd.DataFrame, index="model") -> pd.DataFrame:

@@ -160,6 +160,27 @@ def load_backbones(runs, device="cpu") -> dict:
     return {(r.model, r.seed): RunDir(r.run).load_backbone(device) for r in runs.itertuples()}
 
 
+def profile_transfer_data(profile, device="cpu"):
+    """The probe splits of a profile (`ssl_lib.evaluation.transfer.TransferData`):
+    ``eval.probe_train`` / ``probe_test // 2`` / ``probe_test`` scenes at the profile's image
+    size, of its training data's design."""
+    from ssl_lib.evaluation.transfer import transfer_data
+
+    sizes = profile.eval
+    return transfer_data(sizes.probe_train, sizes.probe_test // 2, sizes.probe_test, size=profile.image_size,
+                         device=device, scene=profile.train_config().scene)
+
+
+def profile_transfer_table(features: dict, data, profile, model: str, seed: int):
+    """`ssl_lib.evaluation.transfer.transfer_table` of features {split: (N, D)} with the profile's
+    L2 grid, probe iterations and few-shot episodes, plus a ``seed`` column."""
+    from ssl_lib.evaluation.transfer import transfer_table
+
+    return transfer_table(features, data, model=model, l2_grid=profile.eval.l2_grid,
+                          few_shot_episodes=profile.eval.few_shot_episodes, seed=seed,
+                          max_iter=profile.eval.probe_iters).assign(seed=seed)
+
+
 def _settings_digest(profile, data) -> str:
     """A digest of everything a probe table depends on besides the weights: the evaluation
     sizes and L2 grid, the probes' revision, the image size, and the shapes of the probe data."""
@@ -192,14 +213,12 @@ def _run_features(run_dir, data, device) -> dict:
 
 
 def transfer_tables(profile, runs, data, device="cpu"):
-    """`ssl_lib.evaluation.transfer.profile_transfer_table` rows of every run in a `train_experiments` table.
+    """`profile_transfer_table` rows of every run in a `train_experiments` table.
 
     Each run's table is cached in its folder (``transfer-<digest>.csv``), so a model is probed
     once however many notebooks report it; the ``model`` column is the name this table gives the
     run.  Returns the long table: model, task, kind, metric, value, seed.
     """
-    from ssl_lib.evaluation.transfer import profile_transfer_table
-
     def compute(r):
         return profile_transfer_table(_run_features(r.run, data, device), data, profile, model=r.model, seed=r.seed)
 
@@ -227,7 +246,7 @@ def random_init_tables(profile, data, device="cpu", seeds=None):
     """
     import pandas as pd
 
-    from ssl_lib.evaluation.transfer import profile_transfer_table, split_features
+    from ssl_lib.evaluation.transfer import split_features
     from ssl_lib.lab.runs import run_name
 
     tables = []

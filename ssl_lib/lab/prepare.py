@@ -131,10 +131,8 @@ _DATA = {}
 
 def _probe_data(profile):
     # One copy of the probe images per worker process, drawn once.
-    from ssl_lib.evaluation.transfer import profile_transfer_data
-
     if profile.name not in _DATA:
-        _DATA[profile.name] = profile_transfer_data(profile, profile.torch_device())
+        _DATA[profile.name] = experiments.profile_transfer_data(profile, profile.torch_device())
     return _DATA[profile.name]
 
 

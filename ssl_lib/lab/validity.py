@@ -142,12 +142,12 @@ def measure(profile, device=None, log=print) -> pd.DataFrame:
     The runs are the notebooks' own (same experiment and seed = same folder), and the probe
     tables are cached in their folders, so a reproduction pays for this once.
     """
-    from ssl_lib.evaluation.transfer import headline, profile_transfer_data
+    from ssl_lib.evaluation.transfer import headline
     from ssl_lib.lab import experiments
 
     device = profile.torch_device() if device is None else device
     runs = experiments.train_experiments(profile, [experiments.get(name) for name in MODELS], log=log)
-    data = profile_transfer_data(profile, device)
+    data = experiments.profile_transfer_data(profile, device)
     tables = pd.concat([experiments.random_init_tables(profile, data, device),
                         experiments.transfer_tables(profile, runs, data, device)], ignore_index=True)
     return validity_table(headline(tables[tables.kind == "linear"], index=["model", "seed"]))
