@@ -8,11 +8,12 @@
 For each dataset: present (its folder exists under the root, as `ssl_lib.data.load_dataset`
 reads it) -> "ok", nothing fetched; fetchable -> its files are downloaded from the URLs and with
 the md5 sums torchvision records for them (`SOURCES`, read from torchvision's dataset classes)
-into ``<root>/.downloads/<name>/``, each as ``<file>.part`` first, which a later call resumes with
-an HTTP range request; a file whose md5 differs is removed and named in a one-line error; when
-every file is whole they are extracted (or moved) where `load_dataset` looks. Datasets torchvision cannot fetch (Stanford Cars: its host is gone;
-Caltech-101: a Google Drive download; MIT-67: no torchvision class) get "manual" and the exact
-steps and folder layout. The last lines say, per dataset: ok, fetched or manual.
+into ``<root>/.downloads/<name>/``, each as ``<file>.part`` first, which a later call resumes
+with an HTTP range request; a file whose md5 differs is removed and named in a one-line error;
+when every file is whole they are extracted (or moved) where `load_dataset` looks. Datasets
+torchvision cannot fetch (Stanford Cars: its host is gone; Caltech-101: a Google Drive download;
+MIT-67: no torchvision class) get "manual" and the exact steps and folder layout. The last lines
+say, per dataset: ok, fetched or manual.
 """
 
 from __future__ import annotations

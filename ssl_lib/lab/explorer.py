@@ -51,7 +51,7 @@ def identity_settings() -> dict:
     return settings
 
 
-def check_settings(settings: dict) -> dict:
+def full_settings(settings: dict) -> dict:
     """All settings, defaults filled in; ValueError naming unknown or out-of-range ones."""
     unknown = sorted(set(settings) - set(CONTROLS) - {"jitter_order"})
     if unknown:
@@ -82,7 +82,7 @@ def params_from_settings(settings: dict, batch: int, source_size, pipeline: Augm
     The pipeline's config supplies the jitter normalisation ranges (for the descriptor and the
     AugSelf targets), so the numbers match what that recipe would record for the same draw.
     """
-    s = check_settings(settings)
+    s = full_settings(settings)
     height, width = (int(v) for v in source_size)
     rows = lambda values, dtype=torch.float32: torch.tensor(values, dtype=dtype, device=device).expand(batch, -1).clone()
     flags = lambda value: torch.full((batch,), bool(value), device=device)

@@ -139,7 +139,8 @@ def plan(profile, notebooks, validity: bool = True, steps: int = 2, log=None) ->
                "device, and a GPU runs these steps many times faster" if cuda_missing else "")
             + "; training only (probes and notebooks not included)")
     counts = table.state.value_counts()
-    summary = dict(profile=profile.name, runs=len(table), **{s: int(counts.get(s, 0)) for s in ("finished", "partial", "new")},
+    states = {s: int(counts.get(s, 0)) for s in ("finished", "partial", "new")}
+    summary = dict(profile=profile.name, runs=len(table), **states,
                    hours=round(float(table.hours.sum()), 2), disk_gb=round(float(table.disk_mb.sum()) / 1024, 2),
                    device=timed_on, note=note)
     return table, summary

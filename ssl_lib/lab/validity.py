@@ -120,7 +120,8 @@ def check_floors(table: pd.DataFrame, floors: ValidityFloors) -> list[str]:
                                 f"(floor {floors.content})")
         color = value("headroom", floors.headroom_of, "color")
         if color is not None and color < floors.color:
-            failures.append(f"seed {seed}: colour headroom of {floors.headroom_of} is {color:+.3f} (floor {floors.color})")
+            failures.append(f"seed {seed}: colour headroom of {floors.headroom_of} is {color:+.3f} "
+                            f"(floor {floors.color})")
         geometric = {f: value("headroom", floors.headroom_of, f) for f in GEOMETRIC}
         geometric = {f: v for f, v in geometric.items() if v is not None}
         best = max(geometric, key=geometric.get) if geometric else None

@@ -31,8 +31,9 @@ ARRANGEMENTS = ("basic", "parallel")
 DEFAULT_STRENGTH = {"noise": 0.1, "dropout": 0.1, "mix": 0.1, "generator": 1.0}
 
 
-def check_settings(operator: str, strength: float | None, arrangement: str, weight: float) -> float:
-    """ValueError naming a bad setting; returns the strength (the operator's default for None)."""
+def checked_strength(operator: str, strength: float | None, arrangement: str, weight: float) -> float:
+    """The operator's strength (its default for None) once every setting is checked; ValueError
+    naming a bad one."""
     if operator not in OPERATORS:
         raise ValueError(f"unknown feature augmentation operator {operator!r}; known: {list(OPERATORS)}")
     if arrangement not in ARRANGEMENTS:
@@ -52,7 +53,7 @@ class FeatureAugmenter(nn.Module):
     def __init__(self, operator: str, dim: int, strength: float | None = None, stop_grad: bool = True,
                  arrangement: str = "parallel", weight: float = 1.0, hidden: int = 256):
         super().__init__()
-        strength = check_settings(operator, strength, arrangement, weight)
+        strength = checked_strength(operator, strength, arrangement, weight)
         self.operator, self.strength = operator, strength
         self.stop_grad, self.arrangement, self.weight = stop_grad, arrangement, weight
         if operator == "generator":
@@ -111,7 +112,7 @@ def feature_aug_factory(operator: str, strength: float | None = None, stop_grad:
 
     Validates the settings now, so a bad value fails before any model is built.
     """
-    check_settings(operator, strength, arrangement, weight)
+    checked_strength(operator, strength, arrangement, weight)
 
     def factory(dim: int) -> FeatureAugmenter:
         return FeatureAugmenter(operator, dim, strength, stop_grad, arrangement, weight)
