@@ -125,6 +125,27 @@ def test_an_interrupted_download_resumes_from_its_partial_file(server, tmp_path,
     assert (root / "cifar-10-batches-py" / "test_batch").is_file()
 
 
+def test_an_interrupted_extraction_leaves_no_dataset_folder_and_reuses_the_download(server, tmp_path,
+                                                                                    monkeypatch):
+    serve_cifar(server, tmp_path, monkeypatch)
+    root = tmp_path / "data"
+    real_extract = F.extract_archive
+
+    def extract_then_die(archive, target):
+        real_extract(archive, target)  # part of the tree is written, then the process "dies"
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(F, "extract_archive", extract_then_die)
+    with pytest.raises(KeyboardInterrupt):
+        F.fetch("cifar10", root, log=lambda m: None)
+    assert not (root / "cifar-10-batches-py").exists(), "a half-installed dataset would read as present"
+    monkeypatch.setattr(F, "extract_archive", real_extract)
+    before = len(Files.requests)
+    assert F.fetch("cifar10", root, log=lambda m: None).startswith("cifar10: fetched")
+    assert len(Files.requests) == before, "the whole archive was downloaded again"
+    assert (root / "cifar-10-batches-py" / "test_batch").is_file() and not (root / ".downloads" / "cifar10").exists()
+
+
 def test_no_network_is_one_line_naming_the_url(tmp_path, monkeypatch):
     with socket.socket() as s:  # a port nothing listens on
         s.bind(("127.0.0.1", 0))

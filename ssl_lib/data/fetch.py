@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import http.client
 import os
+import shutil
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
@@ -128,21 +129,29 @@ def fetch(name: str, root, dry_run: bool = False, log=print) -> str:
         known = sum(s for s in sizes if s is not None)
         size = f"{known / 2**30:.2f} GiB" + (" + unknown" if None in sizes else "")
         return f"{key}: would fetch {', '.join(r.url for r in resources)} ({size}) into {root / spec.folder}"
-    # Every file is downloaded under root/.downloads first and installed only when all are whole,
-    # so the dataset's folder (what "present" means) never holds half a dataset.
+    # Every file is downloaded under root/.downloads/<name> and unpacked into a tree there; only
+    # the finished tree is renamed into the root, so the dataset's folder (what "present" means)
+    # never holds half a dataset, whether a download or an extraction is interrupted.
     staging = root / ".downloads" / key
     files = []
     for resource in resources:
         log(f"{key}: fetching {resource.url}")
         files.append(download(resource, staging))
+    tree = staging / "tree"
+    shutil.rmtree(tree, ignore_errors=True)  # what an interrupted extraction left
     for resource, path in zip(resources, files):
-        target = root / resource.folder
+        target = tree / resource.folder
         target.mkdir(parents=True, exist_ok=True)
         if _is_archive(path.name):
             extract_archive(str(path), str(target))
-            path.unlink()
         else:
-            os.replace(path, target / path.name)
+            shutil.copy2(path, target / path.name)
+    for entry in sorted(tree.iterdir()):
+        if (root / entry.name).exists():
+            raise FetchError(f"{root / entry.name} exists but holds no complete {spec.title}: "
+                             "remove it and run again")
+        os.replace(entry, root / entry.name)  # a rename within one file system: all or nothing
+    shutil.rmtree(staging)
     return f"{key}: fetched into {root / spec.folder}"
 
 
