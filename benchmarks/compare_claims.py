@@ -11,11 +11,13 @@ its 95% interval and its verdict, and the largest change of the mean difference 
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 from pathlib import Path
 
+import pandas as pd
+
 from ssl_lib.lab.results import recorded
+from ssl_lib.lab.verdicts import claim_numbers
 
 
 def claims(folder) -> dict:
@@ -25,10 +27,6 @@ def claims(folder) -> dict:
         raise SystemExit(f"error: {folder} has no results/08_report.json (run `make reproduce` into it first)")
     rows = report["claims"]
     return {(r["notebook"][:2], r["paper"], r["claim"], r["quantity"]): r for r in rows}
-
-
-def mean_difference(row: dict) -> float:
-    return float(re.match(r"\s*([+-]?[0-9.]+)", row["difference"]).group(1))
 
 
 def table(folders, names) -> str:
@@ -42,7 +40,7 @@ def table(folders, names) -> str:
             row = t.get(key)
             cells.append(f"{row['difference']}, {row['verdict']}" if row else "-")
             if row:
-                means.append(mean_difference(row))
+                means.append(float(claim_numbers(pd.DataFrame([row])).diff_mean.iloc[0]))
         change = f"{max(means) - min(means):.3f}" if len(means) > 1 else "-"
         lines.append(f"| {key[0]} | {key[1]} | {key[2]} ({key[3]}) | " + " | ".join(cells) + f" | {change} |")
     return "\n".join(lines)
