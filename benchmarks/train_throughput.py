@@ -36,7 +36,7 @@ from ssl_lib.data import make_synthetic
 from ssl_lib.utils.io import atomic_write_json
 from ssl_lib.train.optim import build_optimizer
 from ssl_lib.data import to_float
-from ssl_lib.train.engine import build_model, build_step, resolve_runtime, train
+from ssl_lib.train.engine import build_step, placed_model, resolve_runtime, train
 
 RECIPE_OF = {"byol": "byol"}  # the other methods use the config's default recipe
 # Augmentation-aware variants compared with the plain method (each at the authors' defaults).
@@ -56,10 +56,7 @@ def _sync(device):
 def _setup(cfg: TrainConfig):
     """Model, optimiser, pipelines and a (maybe compiled) TrainStep for cfg, as the engine builds them."""
     runtime = resolve_runtime(cfg)
-    torch.manual_seed(cfg.seed)
-    model = build_model(cfg).to(runtime.device)
-    if runtime.channels_last:
-        model = model.to(memory_format=torch.channels_last)
+    model = placed_model(cfg, runtime)
     step, pipelines = build_step(model, cfg, runtime)
     optimizer = build_optimizer(cfg.optimizer, model, cfg.base_lr, cfg.weight_decay, cfg.sgd_momentum)
     return runtime.device, model, pipelines, step, optimizer

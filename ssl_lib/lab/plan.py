@@ -56,15 +56,11 @@ def step_seconds(cfg: TrainConfig, steps: int = 2) -> float:
     """Median wall time of `steps` training steps of `cfg` (after one warm-up step) on its device,
     on random uint8 images of its size: draw the views' parameters, render, forward, backward,
     optimiser step."""
-    from ssl_lib.train.engine import build_step, resolve_runtime
+    from ssl_lib.train.engine import build_step, placed_model, resolve_runtime
     from ssl_lib.train.optim import build_optimizer
-    from ssl_lib.models.compose import build_model
 
     runtime = resolve_runtime(cfg)
-    torch.manual_seed(0)
-    model = build_model(cfg).to(runtime.device)
-    if runtime.channels_last:
-        model = model.to(memory_format=torch.channels_last)
+    model = placed_model(cfg, runtime)
     step, pipelines = build_step(model, cfg, runtime)
     optimizer = build_optimizer(cfg.optimizer, model, cfg.base_lr, cfg.weight_decay, cfg.sgd_momentum)
     generator = torch.Generator(device=runtime.device).manual_seed(0)

@@ -176,6 +176,14 @@ class TrainStep(nn.Module):
             return self.model(views1, views2, params1, params2)
 
 
+def placed_model(cfg: TrainConfig, runtime: Runtime) -> nn.Module:
+    """The config's model, seeded with ``cfg.seed``, on the runtime's device in its memory format
+    (channels_last where the runtime asks for it)."""
+    torch.manual_seed(cfg.seed)
+    model = build_model(cfg).to(runtime.device)
+    return model.to(memory_format=torch.channels_last) if runtime.channels_last else model
+
+
 def build_step(forward: nn.Module, cfg: TrainConfig, runtime: Runtime, fullgraph: bool = True):
     """The config's two view pipelines and the `TrainStep` around `forward` (the model, or its DDP
     wrapper); returns (step, pipelines). With `cfg.compile` the step is `torch.compile`d: one
@@ -315,10 +323,7 @@ def train(cfg: TrainConfig, resume: bool = False) -> dict:
 
 def _train(cfg: TrainConfig, resume: bool, run: RunDir, runtime: Runtime, per_rank_batch: int) -> dict:
     main = dist.is_main_process()
-    torch.manual_seed(cfg.seed)
-    model = build_model(cfg).to(runtime.device)
-    if runtime.channels_last:
-        model = model.to(memory_format=torch.channels_last)
+    model = placed_model(cfg, runtime)
     if cfg.sync_bn and dist.is_distributed():
         model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
     loader, monitor = build_data(cfg, runtime.device, per_rank_batch)
