@@ -16,7 +16,7 @@ import sys
 import pandas as pd
 
 from ssl_lib.lab.results import read_merged
-from ssl_lib.lab.verdicts import claim_numbers, why_undecided
+from ssl_lib.lab.verdicts import claim_numbers, verdict_summary, why_undecided
 
 
 def validity_tables(validity: dict) -> str:
@@ -64,8 +64,7 @@ def main(argv=None) -> int:
         print(validity_tables(results["00_validity"]) + "\n")
     claims = results.get("08_report", {}).get("claims")
     if claims:
-        counts = pd.DataFrame(claims).verdict.value_counts()
-        print(f"{len(claims)} claims: " + ", ".join(f"{n} {v}" for v, n in counts.items()) + "\n")
+        print(verdict_summary(pd.DataFrame(claims)) + "\n")
         print(claims_table(claims))
     return 0
 

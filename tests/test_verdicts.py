@@ -239,3 +239,12 @@ def test_why_undecided_names_the_reason_of_each_undecided_verdict():
     assert why_undecided("inconclusive", 0.145, 0.256) == "too noisy: detectable 0.145 > target 0.128"
     assert why_undecided("inconclusive", 0.10, 0.256) == "no effect >= 0.100 here"
     assert why_undecided("inconclusive", nan, nan) == "fewer than 3 seeds"
+
+
+def test_the_verdict_summary_counts_each_verdict_present():
+    import pandas as pd
+
+    from ssl_lib.lab.verdicts import verdict_summary
+
+    claims = pd.DataFrame({"verdict": ["inconclusive", "reproduced", "reproduced"]})
+    assert verdict_summary(claims) == "3 claims: 2 reproduced, 1 inconclusive"

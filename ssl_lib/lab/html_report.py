@@ -89,6 +89,7 @@ def _overview(merged: dict) -> str:
     import pandas as pd
 
     from ssl_lib.lab.figures import claims_forest
+    from ssl_lib.lab.verdicts import verdict_summary
 
     results = merged.get("notebooks", {})
     parts = []
@@ -102,10 +103,8 @@ def _overview(merged: dict) -> str:
     claims = (results.get("08_report") or {}).get("claims")
     if claims:
         table = pd.DataFrame(claims)
-        counts = table.verdict.value_counts()
-        summary = ", ".join(f"{counts[v]} {v}" for v in counts.index)
         figure = claims_forest(table).to_html(full_html=False, include_plotlyjs=False)
-        parts.append(f"<h2>Claims</h2><p>{len(table)} claims: {html.escape(summary)} (details: "
+        parts.append(f"<h2>Claims</h2><p>{html.escape(verdict_summary(table))} (details: "
                      f'<a href="08_report.html">08_report</a>).</p>{figure}')
     return "\n".join(parts)
 

@@ -198,6 +198,12 @@ def load_claims(output, notebooks) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
+def verdict_summary(claims: pd.DataFrame) -> str:
+    """"25 claims: 13 reproduced, 12 inconclusive": the count of each verdict present, most first."""
+    counts = claims.verdict.value_counts()
+    return f"{len(claims)} claims: " + ", ".join(f"{n} {v}" for v, n in counts.items())
+
+
 def verdict_counts(claims: pd.DataFrame) -> pd.DataFrame:
     """Claims per paper and verdict (all four verdict columns, zeros included)."""
     counts = claims.groupby(["paper", "verdict"]).size().unstack(fill_value=0)
