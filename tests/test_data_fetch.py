@@ -1,5 +1,6 @@
-"""The fetch command against a local HTTP server (127.0.0.1 only) serving tiny archives in the
-real formats: success, a checksum mismatch, an interrupted download that resumes, no network."""
+"""The fetch library (ssl_lib.data.fetch) against a local HTTP server (127.0.0.1 only) serving
+tiny archives in the real formats: success, a checksum mismatch, an interrupted download that
+resumes, an interrupted extraction, no network."""
 
 import hashlib
 import socket
@@ -12,7 +13,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ssl_lib import fetch as command
 from ssl_lib.data import fetch as F
 from ssl_lib.data import load_dataset
 from test_data_datasets import write_cifar
@@ -155,29 +155,3 @@ def test_no_network_is_one_line_naming_the_url(tmp_path, monkeypatch):
     with pytest.raises(F.FetchError, match=f"cannot reach {url}") as err:
         F.fetch("cifar10", tmp_path, log=lambda m: None)
     assert "\n" not in str(err.value)
-
-
-def test_the_command_says_ok_fetched_or_manual_per_dataset_and_dry_run_fetches_nothing(server, tmp_path,
-                                                                                       monkeypatch, capsys):
-    data = serve_cifar(server, tmp_path, monkeypatch)
-    root = tmp_path / "data"
-    assert command.main(["cifar10", "cars", "mit67", "--root", str(root), "--dry-run"]) == 0
-    out = capsys.readouterr().out.splitlines()
-    assert out[0].startswith("cifar10: would fetch") and f"({len(data) / 2**30:.2f} GiB)" in out[0]
-    assert out[1].startswith("cars: manual:") and out[2].startswith("mit67: manual:") and "TrainImages.txt" in out[2]
-    assert not root.exists() or not any(root.rglob("*"))
-    assert command.main(["cifar10", "--root", str(root)]) == 0
-    assert capsys.readouterr().out.splitlines()[-1].startswith("cifar10: fetched")
-    asked = []
-    monkeypatch.setattr(F, "remote_size", lambda url, timeout=20.0: asked.append(url))  # no network past 127.0.0.1
-    assert command.main(["--profile", "gpu", "--root", str(root), "--dry-run"]) == 0  # every set named, none fetched
-    lines = capsys.readouterr().out.splitlines()
-    assert asked and all(u.startswith("http") for u in asked) and "(0.00 GiB + unknown)" in lines[0]
-    assert [line.split(":")[0] for line in lines] == command.profile_datasets("gpu")
-    assert command.main(["imagenet", "--root", str(root)]) == 2
-    assert "unknown dataset 'imagenet'" in capsys.readouterr().err
-
-
-def test_a_profile_on_generated_data_has_nothing_to_fetch(capsys):
-    assert command.main(["--profile", "cpu", "--dry-run"]) == 0
-    assert "reads no real dataset" in capsys.readouterr().out
