@@ -219,7 +219,7 @@ def test_pipeline_rejects_bad_images_and_mismatched_params():
 
 def test_crop_sampler_equals_torchvision_algorithm_on_the_same_draws():
     """Feed recorded uniforms through torchvision's get_params, written out as a scalar loop."""
-    from ssl_lib.augment.pipeline import _sample_crop_boxes
+    from ssl_lib.augment.ops import sample_crop_boxes
 
     g = torch.Generator().manual_seed(5)
     draws = []
@@ -229,7 +229,7 @@ def test_crop_sampler_equals_torchvision_algorithm_on_the_same_draws():
         return draws[-1]
 
     height, width, scale, ratio = 37, 53, (0.08, 1.0), (3 / 4, 4 / 3)
-    boxes = _sample_crop_boxes(3000, height, width, scale, ratio, rand)
+    boxes = sample_crop_boxes(3000, height, width, scale, ratio, rand)
     u_area, u_ratio, u_top, u_left = draws
     log_low, log_high = math.log(ratio[0]), math.log(ratio[1])
     for b in range(3000):

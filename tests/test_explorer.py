@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from ssl_lib.augment import DEFAULT_DESCRIPTOR_KEYS, descriptor_columns, descriptor_dim, recipe
-from ssl_lib.lab.explorer import (CONTROLS, apply_settings, build_explorer, crop_box, describe_pair,
+from ssl_lib.lab.explorer import (apply_settings, controls, build_explorer, crop_box, describe_pair,
                               identity_settings, params_from_settings, random_settings, settings_from_params)
 
 
@@ -62,9 +62,9 @@ def test_random_settings_are_within_the_controls_of_the_recipe():
     g = torch.Generator().manual_seed(0)
     for _ in range(20):
         s = random_settings("mocov2", (32, 32), g)
-        for name, (kind, _, low, high, _) in CONTROLS.items():
-            if kind == "float":
-                assert low - 0.02 <= s[name] <= high + 0.02, name
+        for name, c in controls().items():
+            if c.kind == "float":
+                assert c.low - 0.02 <= s[name] <= c.high + 0.02, name
 
 
 def test_descriptor_columns_and_pair_description():

@@ -95,3 +95,9 @@ def test_the_circle_finder_finds_a_circle():
 def test_no_import_circle_inside_the_package():
     circles = import_circles(module_graph())
     assert not circles, "import circles:\n" + "\n".join(" -> ".join(c) for c in circles)
+
+
+def test_library_lines_fit_in_120_columns():
+    long = [f"{path.relative_to(ROOT.parent)}:{number}" for path in sorted(ROOT.rglob("*.py"))
+            for number, line in enumerate(path.read_text().splitlines(), 1) if len(line) > 120]
+    assert not long, f"lines over 120 characters: {long}"

@@ -6,15 +6,16 @@
     params.as_dict()["crop_box"]                # (B, 4) top, left, height, width
     params.descriptor()                         # (B, 13) CASSLE conditioning vector
     augself_targets(params1, params2)           # AugSelf targets per group
+
+Every op (its settings, records, descriptor block, AugSelf target, invariance transform and
+explorer control) is declared once in `ssl_lib.augment.ops`.
 """
 
+from ssl_lib.augment import ops
 from ssl_lib.augment.params import (
-    AUGSELF_GROUPS,
-    AUGSELF_OUTPUTS,
     DEFAULT_DESCRIPTOR_KEYS,
-    DESCRIPTOR_COLUMNS,
-    DESCRIPTOR_WIDTHS,
     AugParams,
+    augself_outputs,
     augself_targets,
     descriptor_columns,
     descriptor_dim,
@@ -23,8 +24,7 @@ from ssl_lib.augment.params import (
 from ssl_lib.augment.pipeline import RECIPES, AugmentConfig, AugmentPipeline, recipe, recipe_settings, with_settings
 
 __all__ = [
-    "AUGSELF_GROUPS", "AUGSELF_OUTPUTS", "DEFAULT_DESCRIPTOR_KEYS", "DESCRIPTOR_COLUMNS", "DESCRIPTOR_WIDTHS", "RECIPES",
-    "AugParams", "AugmentConfig", "AugmentPipeline",
-    "augself_targets", "descriptor_columns", "descriptor_dim", "descriptor_layout", "recipe", "recipe_settings",
-    "with_settings",
+    "DEFAULT_DESCRIPTOR_KEYS", "RECIPES", "AugParams", "AugmentConfig", "AugmentPipeline", "ops",
+    "augself_outputs", "augself_targets", "descriptor_columns", "descriptor_dim", "descriptor_layout", "recipe",
+    "recipe_settings", "with_settings",
 ]

@@ -6,52 +6,22 @@ papers can be computed from it:
 
 * `AugParams.descriptor` -- CASSLE's per-view conditioning vector;
 * `augself_targets` -- AugSelf's per-group differences between two views.
+
+Which ops exist, what each records and how its descriptor block and AugSelf target are computed
+is declared once per op in `ssl_lib.augment.ops`; this module reads that registry.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields, replace
 
 import torch
 from torch import Tensor
 
-# The one vocabulary of what an augmentation records, per key: the column names of its
-# descriptor block (CASSLE) and what each column means. Widths, table labels and figure axes are
-# all derived from here. The layout of `descriptor(keys)` is these blocks concatenated in sorted
-# key order (CASSLE's convention), whatever order the caller gives.
-DESCRIPTOR_COLUMNS = {
-    "blur": ("sigma",),
-    "color": ("brightness", "contrast", "saturation", "hue"),
-    "color_shift": ("red", "green", "blue"),
-    "crop": ("centre_y", "centre_x", "height", "width"),
-    "flip": ("flipped",),
-    "grayscale": ("grey",),
-    "rotation": ("k0", "k1", "k2", "k3"),
-    "solarize": ("solarized",),
-}
-DESCRIPTOR_MEANINGS = {
-    "blur": "Gaussian blur sigma (0: not blurred)",
-    "color": "jitter factors normalised as in AugSelf (0: not jittered)",
-    "color_shift": "per-channel mean before jitter minus after",
-    "crop": "crop centre y, centre x (flip-mirrored), height, width / source size",
-    "flip": "1 if flipped horizontally",
-    "grayscale": "1 if converted to grey",
-    "rotation": "one-hot number of quarter turns",
-    "solarize": "1 if solarized",
-}
-DESCRIPTOR_WIDTHS = {key: len(columns) for key, columns in DESCRIPTOR_COLUMNS.items()}
-DEFAULT_DESCRIPTOR_KEYS = ("blur", "color", "color_shift", "crop", "grayscale")  # 13 dims, CASSLE's default
+from ssl_lib.augment import ops
+from ssl_lib.augment.ops import augself_crop_target  # noqa: F401 -- part of this module's API
 
-# AugSelf's groups and the names of each head's outputs (rotation: the logits of 4 classes).
-AUGSELF_OUTPUTS = {
-    "crop": DESCRIPTOR_COLUMNS["crop"],
-    "color": DESCRIPTOR_COLUMNS["color"],
-    "flip": ("same_flip",),
-    "blur": ("sigma",),
-    "rotation": DESCRIPTOR_COLUMNS["rotation"],
-    "solarize": ("threshold",),
-}
-AUGSELF_GROUPS = tuple(AUGSELF_OUTPUTS)
+DEFAULT_DESCRIPTOR_KEYS = ("blur", "color", "color_shift", "crop", "grayscale")  # 13 dims, CASSLE's default
 
 
 @dataclass
@@ -75,6 +45,8 @@ class AugParams:
             >= threshold); 1.0 when not solarized (AugSelf's per-view solarize value).
         rotation_k: (B,) int64 counter-clockwise quarter turns.
         color_shift: (B, 3) per-channel mean before jitter minus after (0 when not jittered).
+        extra: the fields of ops registered beyond these (`ssl_lib.augment.ops.register`), by
+            name; read them as attributes too (``params.toy_amount``).
     """
 
     crop_box: Tensor
@@ -90,22 +62,42 @@ class AugParams:
     solarize_threshold: Tensor
     rotation_k: Tensor
     color_shift: Tensor
+    extra: dict[str, Tensor] = field(default_factory=dict)
+
+    def __getattr__(self, name: str) -> Tensor:
+        # only reached for names that are not fields: a registered op's recorded values
+        extra = self.__dict__.get("extra") or {}
+        if name in extra:
+            return extra[name]
+        raise AttributeError(f"AugParams has no field {name!r}")
+
+    @classmethod
+    def from_values(cls, values: dict[str, Tensor]) -> "AugParams":
+        """An AugParams from every recorded field by name, the registered ops' ones included."""
+        builtin = {k: v for k, v in values.items() if ops.builtin_field(k)}
+        return cls(**builtin, extra={k: v for k, v in values.items() if not ops.builtin_field(k)})
+
+    def with_values(self, **values: Tensor) -> "AugParams":
+        """A copy with some fields (built-in or registered) replaced."""
+        builtin = {k: v for k, v in values.items() if ops.builtin_field(k)}
+        extra = {**self.extra, **{k: v for k, v in values.items() if not ops.builtin_field(k)}}
+        return replace(self, **builtin, extra=extra)
 
     def __len__(self) -> int:
         return self.flip.shape[0]
 
     def as_dict(self) -> dict[str, Tensor]:
-        """All fields as a plain dict of per-sample tensors (the serialisable form)."""
-        return {f.name: getattr(self, f.name) for f in fields(self)}
+        """All recorded fields as a plain dict of per-sample tensors (the serialisable form)."""
+        return {**{f.name: getattr(self, f.name) for f in fields(self) if f.name != "extra"}, **self.extra}
 
     @classmethod
     def from_dict(cls, values: dict[str, Tensor]) -> "AugParams":
         """Inverse of `as_dict`; raises ValueError naming missing or unknown keys."""
-        names = {f.name for f in fields(cls)}
+        names = {name for op in ops.ops() for name in op.records}
         missing, unknown = names - values.keys(), values.keys() - names
         if missing or unknown:
             raise ValueError(f"AugParams keys: missing {sorted(missing)}, unknown {sorted(unknown)}")
-        params = cls(**values)
+        params = cls.from_values(values)
         params._check_batch()
         return params
 
@@ -115,7 +107,7 @@ class AugParams:
             raise ValueError(f"AugParams fields disagree on batch size: {sizes}")
 
     def _map(self, fn) -> "AugParams":
-        return AugParams(**{name: fn(t) for name, t in self.as_dict().items()})
+        return AugParams.from_values({name: fn(t) for name, t in self.as_dict().items()})
 
     def to(self, device) -> "AugParams":
         """Copy to `device`."""
@@ -132,7 +124,8 @@ class AugParams:
         """Concatenate along the batch dimension."""
         if not parts:
             raise ValueError("AugParams.cat needs at least one AugParams")
-        return AugParams(**{f.name: torch.cat([getattr(p, f.name) for p in parts]) for f in fields(parts[0])})
+        values = [p.as_dict() for p in parts]
+        return AugParams.from_values({name: torch.cat([v[name] for v in values]) for name in values[0]})
 
     def save(self, path) -> None:
         """Write to `path` with torch.save, atomically (temporary file, then rename)."""
@@ -180,53 +173,37 @@ class AugParams:
         """CASSLE's per-view conditioning vector (B, D), blocks in sorted key order.
 
         Layout for the default keys (D = 13): blur sigma | colour factors (4) | colour mean
-        shift (3) | crop centre_y, centre_x, h, w (4) | grayscale flag. See DESCRIPTOR_WIDTHS.
+        shift (3) | crop centre_y, centre_x, h, w (4) | grayscale flag. See `descriptor_layout`.
         """
         keys = validate_descriptor_keys(keys)
-        blocks = {
-            "blur": lambda: self.blur_sigma.float()[:, None],
-            "color": self.color_vector,
-            "color_shift": lambda: self.color_shift.float(),
-            "crop": self.crop_vector,
-            "flip": lambda: self.flip.float()[:, None],
-            "grayscale": lambda: self.grayscale.float()[:, None],
-            "rotation": lambda: torch.nn.functional.one_hot(self.rotation_k.remainder(4), 4).float(),
-            "solarize": lambda: self.solarize.float()[:, None],
-        }
-        return torch.cat([blocks[key]() for key in keys], dim=1)
+        blocks = ops.descriptor_blocks()
+        return torch.cat([blocks[key].vector(self) for key in keys], dim=1)
 
 
 def validate_descriptor_keys(keys) -> tuple[str, ...]:
     """Sorted, de-duplicated descriptor keys; ValueError naming any unknown key."""
     if isinstance(keys, str):
         keys = (keys,)
-    unknown = sorted(set(keys) - DESCRIPTOR_WIDTHS.keys())
+    known = ops.descriptor_blocks()
+    unknown = sorted(set(keys) - known.keys())
     if unknown or not keys:
-        raise ValueError(f"descriptor keys {unknown or '(none)'} are not among {sorted(DESCRIPTOR_WIDTHS)}")
+        raise ValueError(f"descriptor keys {unknown or '(none)'} are not among {sorted(known)}")
     return tuple(sorted(set(keys)))
 
 
 def descriptor_dim(keys=DEFAULT_DESCRIPTOR_KEYS) -> int:
     """Width D of `AugParams.descriptor(keys)`."""
-    return sum(DESCRIPTOR_WIDTHS[k] for k in validate_descriptor_keys(keys))
+    blocks = ops.descriptor_blocks()
+    return sum(len(blocks[k].columns) for k in validate_descriptor_keys(keys))
 
 
-def augself_crop_target(params_a: AugParams, params_b: AugParams) -> Tensor:
-    """AugSelf's crop target d(t_a, t_b) (B, 4): centre_y, centre_x, height, width differences.
-
-    As the authors' `extract_diff`: both views' centre_x are mirrored (1 - x) when the FIRST view
-    of the ordered pair is flipped, so the x-difference is a relative offset in view a's frame
-    (its sign follows a's flip; the second view's own flip does not enter). Hence the reverse
-    pair negates every component when the flips agree, but keeps d_centre_x when they differ.
-    CASSLE's descriptor (`AugParams.crop_vector`) mirrors each view by its own flip instead.
-    """
-    diff = params_a.crop_vector(mirror=False) - params_b.crop_vector(mirror=False)
-    sign = torch.where(params_a.flip, -1.0, 1.0).to(diff.dtype)
-    return torch.cat([diff[:, :1], diff[:, 1:2] * sign[:, None], diff[:, 2:]], dim=1)
+def augself_outputs() -> dict[str, tuple[str, ...]]:
+    """AugSelf group -> the names of its head's outputs (rotation: the logits of its 4 classes)."""
+    return {group: target.outputs for group, target in ops.augself_groups().items()}
 
 
-def augself_targets(params1: AugParams, params2: AugParams, groups=AUGSELF_GROUPS) -> dict[str, Tensor]:
-    """AugSelf's prediction targets d(t1, t2) per augmentation group, for B view pairs.
+def augself_targets(params1: AugParams, params2: AugParams, groups=None) -> dict[str, Tensor]:
+    """AugSelf's prediction targets d(t1, t2) per augmentation group (default: all), for B view pairs.
 
     Returns a dict with the requested groups, each as the authors' `extract_diff` computes it:
         crop (B, 4): centre_y, centre_x, h, w differences, both centres mirrored by view 1's
@@ -235,37 +212,32 @@ def augself_targets(params1: AugParams, params2: AugParams, groups=AUGSELF_GROUP
         flip (B, 1): 1.0 where both views have the same flip state (BCE target);
         blur (B, 1): sigma1 - sigma2 (0 for an unblurred view; not normalised);
         rotation (B,): int64 class (k1 - k2) mod 4 (CE target);
-        solarize (B, 1): v1 - v2 with v the view's solarize threshold, 1 when not solarized.
+        solarize (B, 1): v1 - v2 with v the view's solarize threshold, 1 when not solarized;
+    and a registered op's target as it declares it (`ssl_lib.augment.ops.AugSelfTarget`).
     The reverse pair's targets are augself_targets(params2, params1).
     """
     if len(params1) != len(params2):
         raise ValueError(f"params1 and params2 must describe the same batch, got {len(params1)} and {len(params2)}")
-    unknown = sorted(set(groups) - set(AUGSELF_GROUPS))
+    known = ops.augself_groups()
+    groups = list(known) if groups is None else list(groups)
+    unknown = sorted(set(groups) - set(known))
     if unknown:
-        raise ValueError(f"unknown AugSelf groups {unknown}; known: {list(AUGSELF_GROUPS)}")
-    compute = {
-        "crop": lambda: augself_crop_target(params1, params2),
-        "color": lambda: params1.color_vector() - params2.color_vector(),
-        "flip": lambda: (params1.flip == params2.flip).float()[:, None],
-        "blur": lambda: (params1.blur_sigma.float() - params2.blur_sigma.float())[:, None],
-        "rotation": lambda: (params1.rotation_k - params2.rotation_k).remainder(4),
-        "solarize": lambda: (params1.solarize_value() - params2.solarize_value())[:, None],
-    }
-    return {group: compute[group]() for group in groups}
+        raise ValueError(f"unknown AugSelf groups {unknown}; known: {list(known)}")
+    return {group: known[group].target(params1, params2) for group in groups}
 
 
 def descriptor_columns(keys=DEFAULT_DESCRIPTOR_KEYS) -> list[str]:
     """One name per column of `AugParams.descriptor(keys)`, e.g. "crop.centre_y"."""
-    return [f"{key}.{column}" for key in validate_descriptor_keys(keys) for column in DESCRIPTOR_COLUMNS[key]]
+    blocks = ops.descriptor_blocks()
+    return [f"{key}.{column}" for key in validate_descriptor_keys(keys) for column in blocks[key].columns]
 
 
 def descriptor_layout(keys=DEFAULT_DESCRIPTOR_KEYS) -> list[dict]:
     """The blocks of `AugParams.descriptor(keys)` in order: key, width, first and last column
     index, and what the block means."""
-    layout, start = [], 0
+    layout, start, blocks = [], 0, ops.descriptor_blocks()
     for key in validate_descriptor_keys(keys):
-        width = DESCRIPTOR_WIDTHS[key]
-        layout.append(dict(key=key, width=width, first=start, last=start + width - 1,
-                           meaning=DESCRIPTOR_MEANINGS[key]))
+        width = len(blocks[key].columns)
+        layout.append(dict(key=key, width=width, first=start, last=start + width - 1, meaning=blocks[key].meaning))
         start += width
     return layout

@@ -1,29 +1,26 @@
 """A batched SSL augmentation pipeline that draws its own parameters for every sample.
 
-Ops run in a fixed order: crop, flip, colour jitter, grayscale, blur, solarize, rotation.
+The ops are those of the registry `ssl_lib.augment.ops`, applied in its order (crop with flip,
+colour jitter, grayscale, blur, solarize, rotation, then any registered op).
 `AugmentPipeline.sample` draws an `AugParams` (one row per image) and `AugmentPipeline.replay`
 applies a given `AugParams`; calling the pipeline does both. `AugmentPipeline.apply` is replay
 without the input checks: the training step's path, which never waits on the device (no data-
-dependent shapes, no host syncs) and compiles with `torch.compile(fullgraph=True)`. The sampling laws follow
-torchvision's transforms (RandomResizedCrop's ten tries and centre-crop fallback, ColorJitter's
+dependent shapes, no host syncs) and compiles with `torch.compile(fullgraph=True)`. The sampling
+laws follow torchvision's transforms (RandomResizedCrop's ten tries and centre-crop fallback, ColorJitter's
 factor ranges and random op order, RandomApply probabilities), drawn per sample instead of once
 per call.
 """
 
 from __future__ import annotations
 
-import functools
-import math
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 
 import torch
 from torch import Tensor
 
-from ssl_lib.augment import functional as F
+from ssl_lib.augment import ops
 from ssl_lib.augment.params import AugParams
 from ssl_lib.utils.checks import check_images, check_size
-
-_CROP_TRIES = 10  # as torchvision's RandomResizedCrop.get_params
 
 # On CPU a batch is processed in chunks of at most this many bytes of output. Fresh tensors
 # much larger than this come from new, page-faulting memory on every op, which made 96 px
@@ -35,31 +32,7 @@ def _cpu_chunk_size(size: tuple[int, int]) -> int:
     return max(1, _CPU_CHUNK_BYTES // (3 * size[0] * size[1] * 4))
 
 
-@functools.lru_cache(maxsize=None)
-def _constant(values: tuple, device: torch.device, dtype: torch.dtype = torch.float32) -> Tensor:
-    """A small read-only tensor of Python numbers on `device`, copied there once per process: a
-    copy from the host inside every step would make the step wait for the device (CUDA)."""
-    return torch.tensor(values, device=device, dtype=dtype)
-
-
-def default_blur_kernel(size: int) -> int:
-    """SimCLR's blur kernel: about 10% of the image side, made odd (23 at 224 px, 9 at 96 px)."""
-    return int(0.1 * size) // 2 * 2 + 1
-
-
-def _as_range(name: str, value, centre: float, lower_bound: float | None) -> tuple[float, float]:
-    """ColorJitter's convention: x -> (centre - x, centre + x) clipped at lower_bound, or a (min, max) pair."""
-    if isinstance(value, (int, float)):
-        if value < 0:
-            raise ValueError(f"{name} must be non-negative, got {value}")
-        low, high = centre - value, centre + value
-        if lower_bound is not None:
-            low = max(low, lower_bound)
-    else:
-        low, high = (float(v) for v in value)
-    if low > high or (lower_bound is not None and low < lower_bound):
-        raise ValueError(f"{name} range must be ordered and >= {lower_bound}, got ({low}, {high})")
-    return float(low), float(high)
+default_blur_kernel = ops.default_blur_kernel  # part of this module's API
 
 
 @dataclass(frozen=True)
@@ -75,7 +48,9 @@ class AugmentConfig:
     With probability `solarize_p` a view's pixels >= its threshold are inverted (torchvision's
     solarize); the threshold is drawn per view uniformly in `solarize_threshold` = (min, max),
     by default (0, 1) as AugSelf's kornia RandomSolarize(0.5); a number x means the fixed
-    threshold x, i.e. (x, x) (BYOL's recipes: 0.5).
+    threshold x, i.e. (x, x) (BYOL's recipes: 0.5). `extra` holds the settings of ops registered
+    beyond these (`ssl_lib.augment.ops.register`; read them as attributes). Each op checks its own
+    settings (`ssl_lib.augment.ops.Op.configure`).
     """
 
     size: tuple[int, int]
@@ -95,49 +70,46 @@ class AugmentConfig:
     solarize_p: float = 0.0
     solarize_threshold: float | tuple[float, float] = (0.0, 1.0)
     rotation_p: float = 0.0
+    extra: dict = field(default_factory=dict)
 
     def __post_init__(self):
-        size = check_size(self.size)
-        object.__setattr__(self, "size", size)
-        if self.crop not in ("random", "center"):
-            raise ValueError(f"crop must be 'random' or 'center', got {self.crop!r}")
-        low, high = self.scale
-        if not 0 < low <= high <= 1:
-            raise ValueError(f"scale must satisfy 0 < min <= max <= 1, got {self.scale}")
-        low, high = self.ratio
-        if not 0 < low <= high:
-            raise ValueError(f"ratio must satisfy 0 < min <= max, got {self.ratio}")
-        for name in ("flip_p", "jitter_p", "grayscale_p", "blur_p", "solarize_p", "rotation_p"):
-            p = getattr(self, name)
-            if not 0 <= p <= 1:
-                raise ValueError(f"{name} must be a probability in [0, 1], got {p}")
-        for name in ("brightness", "contrast", "saturation"):
-            object.__setattr__(self, name, _as_range(name, getattr(self, name), 1.0, 0.0))
-        object.__setattr__(self, "hue", _as_range("hue", self.hue, 0.0, None))
-        if not -0.5 <= self.hue[0] <= self.hue[1] <= 0.5:
-            raise ValueError(f"hue range must lie in [-0.5, 0.5], got {self.hue}")
-        low, high = self.blur_sigma
-        if not 0 < low <= high:
-            raise ValueError(f"blur_sigma must satisfy 0 < min <= max, got {self.blur_sigma}")
-        kernel = default_blur_kernel(min(size)) if self.blur_kernel is None else self.blur_kernel
-        if not isinstance(kernel, int) or kernel <= 0 or kernel % 2 == 0:
-            raise ValueError(f"blur_kernel must be an odd positive int, got {kernel}")
-        object.__setattr__(self, "blur_kernel", kernel)
-        threshold = self.solarize_threshold
-        low, high = (threshold, threshold) if isinstance(threshold, (int, float)) else (float(v) for v in threshold)
-        if not 0 <= low <= high <= 1:
-            raise ValueError(f"solarize_threshold must be a number or an ordered (min, max) in [0, 1], got {threshold}")
-        object.__setattr__(self, "solarize_threshold", (float(low), float(high)))
-        if self.rotation_p > 0 and size[0] != size[1]:
-            raise ValueError(f"rotation_p > 0 needs a square output size, got {size}")
+        object.__setattr__(self, "size", check_size(self.size))
+        # Settings of ops registered beyond the built-in ones live in `extra`, defaults filled in.
+        added = {name: default for op in ops.ops() for name, default in op.new_knobs.items()}
+        unknown = sorted(set(self.extra) - set(added))
+        if unknown:
+            raise ValueError(f"unknown augmentation setting(s) {unknown}; registered ops add {sorted(added)}")
+        object.__setattr__(self, "extra", {**added, **self.extra})
+        for op in ops.ops():  # each op checks (and normalises) its own settings
+            op.configure(self)
+
+    def __getattr__(self, name: str):
+        # only reached for names that are not fields: a registered op's settings
+        extra = self.__dict__.get("extra") or {}
+        if name in extra:
+            return extra[name]
+        raise AttributeError(f"AugmentConfig has no setting {name!r}")
+
+    @classmethod
+    def build(cls, size, **settings) -> "AugmentConfig":
+        """A config from flat settings: the fields above and the registered ops' settings."""
+        return cls(size=size, **_split_settings(settings))
+
+    def changed(self, **changes) -> "AugmentConfig":
+        """A copy with some settings (fields or registered ops' settings) changed, checked again."""
+        split = _split_settings(changes)
+        extra = {**self.extra, **split.pop("extra")}
+        return replace(self, **split, extra=extra)
+
+    def settings(self) -> dict:
+        """Every setting by name, flat (the registered ops' settings next to the fields)."""
+        values = asdict(self)
+        extra = values.pop("extra")
+        return {**values, **extra}
 
     def varying_keys(self) -> set[str]:
-        """Descriptor keys (and AugSelf groups) whose values this config actually varies."""
-        jitter = self.jitter_p > 0 and any(low != high for low, high in self.jitter_ranges)
-        varying = {"crop": self.crop == "random", "flip": self.flip_p > 0, "color": jitter, "color_shift": jitter,
-                   "grayscale": self.grayscale_p > 0, "blur": self.blur_p > 0, "solarize": self.solarize_p > 0,
-                   "rotation": self.rotation_p > 0}
-        return {key for key, on in varying.items() if on}
+        """Descriptor keys and AugSelf groups whose values this config actually varies."""
+        return {key for op in ops.ops() if op.varies(self) for key in (op.name, *op.descriptor)}
 
     @property
     def jitter_ranges(self) -> tuple[tuple[float, float], ...]:
@@ -199,31 +171,25 @@ class AugmentPipeline:
         eager_cpu = images.device.type == "cpu" and not torch.compiler.is_compiling()
         chunk = _cpu_chunk_size(self.config.size) if eager_cpu else batch
         if chunk >= batch:
-            views, shift = self._apply_chunk(images, params)
+            views, measured = self._apply_chunk(images, params)
         else:
             views = images.new_empty(batch, 3, *self.config.size)
-            shift = images.new_empty(batch, 3)
+            parts = []
             for start in range(0, batch, chunk):
                 part = slice(start, start + chunk)
-                views[part], shift[part] = self._apply_chunk(images[part], params[part])
-        return views, replace(params, color_shift=shift)
+                views[part], values = self._apply_chunk(images[part], params[part])
+                parts.append(values)
+            measured = {name: torch.cat([values[name] for values in parts]) for name in parts[0]}
+        return views, params.with_values(**measured)
 
-    def _apply_chunk(self, images: Tensor, params: AugParams) -> tuple[Tensor, Tensor]:
-        cfg = self.config
-        x = F.resized_crop(images, params.crop_box, cfg.size, flip=params.flip)
-        mean_before = x.mean(dim=(2, 3))
-        x = F.color_jitter(x, params.jitter_factors, params.jitter_order)
-        # CASSLE's colour mean shift is measured on the views actually produced.
-        color_shift = mean_before - x.mean(dim=(2, 3))
+    def _apply_chunk(self, images: Tensor, params: AugParams) -> tuple[Tensor, dict[str, Tensor]]:
         # Every op runs on the whole batch and masks the samples it skips: asking which samples
         # need an op would wait on the device. Params are obeyed whatever the config's
         # probabilities (the explorer and tests replay edited params).
-        x = F.grayscale(x, params.grayscale)
-        x = F.gaussian_blur(x, params.blur_sigma, cfg.blur_kernel)
-        x = F.solarize(x, params.solarize, params.solarize_threshold)
-        if cfg.size[0] == cfg.size[1]:  # AugmentConfig allows rotation on square outputs only
-            x = F.rotate90(x, params.rotation_k)
-        return x, color_shift
+        x, measured = images, {}
+        for op in ops.in_apply_order():
+            x = op.apply(x, params, self.config, measured)
+        return x, measured
 
     def sample(self, batch: int, source_size, device=None, generator: torch.Generator | None = None) -> AugParams:
         """Draw parameters for `batch` images of `source_size` (H, W) on `device`."""
@@ -233,90 +199,10 @@ class AugmentPipeline:
             device = torch.device("cuda", torch.cuda.current_device())  # one cache key per GPU
         height, width = (int(s) for s in source_size)
         rand = lambda *shape: torch.rand(shape, generator=generator, device=device)
-
-        if cfg.crop == "random":
-            crop_box = _sample_crop_boxes(batch, height, width, cfg.scale, cfg.ratio, rand)
-        else:
-            crop_box = _center_box(height, width, cfg.size[1] / cfg.size[0], device).expand(batch, 4).clone()
-
-        jitter_applied = rand(batch) < cfg.jitter_p
-        low = _constant(tuple(r[0] for r in cfg.jitter_ranges), device)
-        high = _constant(tuple(r[1] for r in cfg.jitter_ranges), device)
-        factors = low + (high - low) * rand(batch, 4)
-        identity = _constant((1.0, 1.0, 1.0, 0.0), device)
-        jitter_factors = torch.where(jitter_applied[:, None], factors, identity)
-        jitter_order = rand(batch, 4).argsort(dim=1)  # uniform over the 24 orders
-
-        sigma_low, sigma_high = cfg.blur_sigma
-        sigma = sigma_low + (sigma_high - sigma_low) * rand(batch)
-        blur_sigma = torch.where(rand(batch) < cfg.blur_p, sigma, torch.zeros_like(sigma))
-
-        rotate = rand(batch) < cfg.rotation_p
-        rotation_k = torch.where(rotate, (rand(batch) * 4).long().clamp(max=3), torch.zeros(batch, dtype=torch.long, device=device))
-
-        params = dict(
-            crop_box=crop_box,
-            source_size=_constant((height, width), device, torch.int64).expand(batch, 2).clone(),
-            flip=rand(batch) < cfg.flip_p,
-            jitter_applied=jitter_applied,
-            jitter_factors=jitter_factors,
-            jitter_order=jitter_order,
-            jitter_range=(high - low).expand(batch, 4).clone(),
-            grayscale=rand(batch) < cfg.grayscale_p,
-            blur_sigma=blur_sigma,
-            solarize=rand(batch) < cfg.solarize_p,
-            rotation_k=rotation_k,
-            color_shift=torch.zeros(batch, 3, device=device),
-        )
-        # The threshold is drawn last, and only when it varies, so that every pipeline that does
-        # not draw it (no solarize, or a fixed threshold as BYOL's) keeps its random stream.
-        thr_low, thr_high = cfg.solarize_threshold
-        if cfg.solarize_p > 0 and thr_low < thr_high:
-            threshold = thr_low + (thr_high - thr_low) * rand(batch)
-        else:
-            threshold = torch.full((batch,), thr_low, device=device)
-        solarized = params["solarize"]
-        params["solarize_threshold"] = torch.where(solarized, threshold, torch.ones_like(threshold))
-        return AugParams(**params)
-
-
-def _sample_crop_boxes(batch, height, width, scale, ratio, rand) -> Tensor:
-    """RandomResizedCrop boxes (B, 4) top, left, h, w: ten tries per sample, first valid one wins.
-
-    Same law as torchvision's get_params: area ~ U(scale) * H * W, log aspect ~ U(log ratio),
-    sides rounded half-to-even, top/left uniform over valid integers, and the centre-crop
-    fallback (aspect clamped to `ratio`) when no try fits.
-    """
-    area = height * width * (scale[0] + (scale[1] - scale[0]) * rand(batch, _CROP_TRIES))
-    log_low, log_high = math.log(ratio[0]), math.log(ratio[1])
-    aspect = torch.exp(log_low + (log_high - log_low) * rand(batch, _CROP_TRIES))
-    w = torch.sqrt(area * aspect).round().long()
-    h = torch.sqrt(area / aspect).round().long()
-    fits = (w > 0) & (w <= width) & (h > 0) & (h <= height)
-    first = fits.long().argmax(dim=1, keepdim=True)  # index of the first fitting try (0 if none)
-    h, w = h.gather(1, first).squeeze(1), w.gather(1, first).squeeze(1)
-    top = (rand(batch) * (height - h + 1)).long().clamp(max=height - h)
-    left = (rand(batch) * (width - w + 1)).long().clamp(max=width - w)
-    boxes = torch.stack([top, left, h, w], dim=1)
-
-    in_ratio = width / height
-    if in_ratio < ratio[0]:
-        fb_w, fb_h = width, int(round(width / ratio[0]))
-    elif in_ratio > ratio[1]:
-        fb_w, fb_h = int(round(height * ratio[1])), height
-    else:
-        fb_w, fb_h = width, height
-    fallback = _constant(((height - fb_h) // 2, (width - fb_w) // 2, fb_h, fb_w), boxes.device, torch.int64)
-    return torch.where(fits.any(dim=1, keepdim=True), boxes, fallback)
-
-
-def _center_box(height: int, width: int, aspect: float, device) -> Tensor:
-    """(1, 4) the largest centred box of width / height = aspect (the whole image when it matches)."""
-    if width / height > aspect:
-        box_h, box_w = height, min(width, int(round(height * aspect)))
-    else:
-        box_h, box_w = min(height, int(round(width / aspect))), width
-    return _constant(((height - box_h) // 2, (width - box_w) // 2, box_h, box_w), device, torch.int64)[None]
+        values = {}
+        for op in ops.in_draw_order():  # the order the random numbers are drawn in
+            values.update(op.draw(cfg, batch, height, width, rand, device))
+        return AugParams.from_values(values)
 
 
 # Settings of the recipes the papers use. Blur kernels default to ~10% of the output side.
@@ -345,11 +231,11 @@ def recipe(name: str, size, **overrides) -> AugmentPipeline:
     """
     if name not in _RECIPES:
         raise ValueError(f"unknown recipe {name!r}; known recipes: {list(_RECIPES)}")
-    known = {f.name for f in fields(AugmentConfig)} - {"size"}
+    known = _setting_names()
     unknown = sorted(set(overrides) - known)
     if unknown:
-        raise TypeError(f"unknown recipe override(s) {unknown}; AugmentConfig fields: {sorted(known)}")
-    return AugmentPipeline(AugmentConfig(size=size, **{**_RECIPES[name], **overrides}))
+        raise TypeError(f"unknown recipe override(s) {unknown}; AugmentConfig settings: {sorted(known)}")
+    return AugmentPipeline(AugmentConfig.build(size, **{**_RECIPES[name], **overrides}))
 
 
 def recipe_settings(size=32) -> list[dict]:
@@ -357,11 +243,24 @@ def recipe_settings(size=32) -> list[dict]:
     output size and blur kernel, which follow from `size`, are left out."""
     rows = []
     for name in RECIPES:
-        settings = asdict(recipe(name, size).config)
+        settings = recipe(name, size).config.settings()
         rows.append({"recipe": name, **{k: v for k, v in settings.items() if k not in ("size", "blur_kernel")}})
     return rows
 
 
 def with_settings(pipeline: AugmentPipeline, **changes) -> AugmentPipeline:
     """A new pipeline with some settings changed (validated like a fresh config)."""
-    return AugmentPipeline(replace(pipeline.config, **changes))
+    return AugmentPipeline(pipeline.config.changed(**changes))
+
+
+def _setting_names() -> set[str]:
+    """Every setting a config takes by name: its fields and the registered ops' settings."""
+    added = {name for op in ops.ops() for name in op.new_knobs}
+    return ({f.name for f in fields(AugmentConfig)} - {"size", "extra"}) | added
+
+
+def _split_settings(settings: dict) -> dict:
+    """Flat settings -> AugmentConfig keyword arguments, the registered ops' settings under `extra`."""
+    added = {name for op in ops.ops() for name in op.new_knobs}
+    return {**{k: v for k, v in settings.items() if k not in added},
+            "extra": {k: v for k, v in settings.items() if k in added}}

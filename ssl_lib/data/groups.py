@@ -19,7 +19,8 @@ import torch
 
 from ssl_lib.utils.checks import check_choice, check_device, check_image_dtype, check_positive_int, check_seed
 
-from .latents import DEFAULT_SCENE, SIZES, SPLITS, Latents, SceneDesign, get_scene, keyed_generator, labels_from_latents, wrap_angle
+from .latents import (DEFAULT_SCENE, SIZES, SPLITS, Latents, SceneDesign, get_scene, keyed_generator,
+                      labels_from_latents, wrap_angle)
 from .render import render
 from .synthetic import synthetic_latents
 

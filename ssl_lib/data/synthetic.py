@@ -9,7 +9,8 @@ import torch
 
 from ssl_lib.utils.checks import check_choice, check_device, check_image_dtype, check_positive_int, check_seed
 
-from .latents import DEFAULT_SCENE, SIZES, SPLITS, Latents, get_scene, keyed_generator, labels_from_latents, sample_latents
+from .latents import (DEFAULT_SCENE, SIZES, SPLITS, Latents, get_scene, keyed_generator, labels_from_latents,
+                      sample_latents)
 from .render import render
 
 LATENT_BLOCK = 1024  # latents are drawn in fixed blocks, so make_synthetic(n) is a prefix of make_synthetic(n + k)

@@ -15,7 +15,6 @@ values instead of 256 (`default_grids`).
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,20 +22,12 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-from torchvision.transforms.v2 import InterpolationMode
-from torchvision.transforms.v2 import functional as TF
 
-from ssl_lib.augment import functional as A
+from ssl_lib.augment import ops
 from ssl_lib.data import make_groups, make_synthetic
 from ssl_lib.evaluation.features import extract_features, module_device
 from ssl_lib.utils.checks import as_float_images
 
-TRANSFORMS = ("crop", "flip", "rotation", "brightness", "contrast", "saturation", "hue",
-              "grayscale", "blur", "solarize")
-# The name of each transform's parameter, the `parameter` column of the tables.
-PARAMETERS = {"crop": "scale", "flip": "flipped", "rotation": "degrees", "brightness": "factor",
-              "contrast": "factor", "saturation": "factor", "hue": "shift", "grayscale": "applied",
-              "blur": "sigma", "solarize": "threshold"}
 DEFAULT_RELATIVE_RIDGE = 1e-3
 
 
@@ -126,82 +117,48 @@ def mahalanobis_distance(features_x: Tensor, features_tx: Tensor, reference_feat
 # -- transforms with fixed parameters --------------------------------------------------------
 
 
+def transform_names() -> tuple[str, ...]:
+    """The transforms the ops of `ssl_lib.augment.ops` declare: crop, flip, brightness, contrast,
+    saturation, hue, grayscale, blur, solarize, rotation, and any registered op's."""
+    return tuple(ops.fixed_transforms())
+
+
+def parameter_name(name: str) -> str:
+    """The name of transform ``name``'s parameter (the ``parameter`` column of the tables)."""
+    return ops.fixed_transforms()[check_transform_names(name, "name")[0]].parameter
+
+
 def default_grids(size: int) -> dict[str, list]:
     """Parameter grids per transform for images of side ``size``: Ericsson's ranges, fewer values.
 
-    crop: area scale {0.64, 0.36, 0.16} (sides 0.8, 0.6, 0.4) x 3 x 3 positions (top-left corner at fraction
-    {0, 0.5, 1} of the free space), points ``(scale, y, x)``; flip, grayscale: {0, 1};
+    crop: area scale {0.64, 0.36, 0.16} (sides 0.8, 0.6, 0.4) x 3 x 3 positions (top-left corner at
+    fraction {0, 0.5, 1} of the free space), points ``(scale, y, x)``; flip, grayscale: {0, 1};
     rotation: 0-330 degrees every 30; brightness, contrast, saturation: factors 0.25-5 (12);
     hue: -0.5..0.5 (11); blur: sigma 0.1 to 20 * size / 224 (10; the paper's 20 px at 224);
-    solarize: threshold 0..1 (11).
+    solarize: threshold 0..1 (11). Each op declares its own (`ssl_lib.augment.ops.FixedTransform`).
     """
-    factors = np.linspace(0.25, 5.0, 12).tolist()
-    positions = (0.0, 0.5, 1.0)
-    return {
-        "crop": [(s, y, x) for s in (0.64, 0.36, 0.16) for y in positions for x in positions],
-        "flip": [0, 1],
-        "rotation": list(range(0, 360, 30)),
-        "brightness": factors,
-        "contrast": factors,
-        "saturation": factors,
-        "hue": np.linspace(-0.5, 0.5, 11).tolist(),
-        "grayscale": [0, 1],
-        "blur": np.linspace(0.1, max(0.2, 20.0 * size / 224), 10).tolist(),
-        "solarize": np.linspace(0.0, 1.0, 11).tolist(),
-    }
+    return {name: transform.grid(size) for name, transform in ops.fixed_transforms().items()}
 
 
 def check_transform_names(names, argument: str = "transforms") -> tuple[str, ...]:
     """The names as a tuple; ValueError naming ``argument`` and any unknown name."""
     names = (names,) if isinstance(names, str) else tuple(names)
-    unknown = [n for n in names if n not in TRANSFORMS]
+    known = transform_names()
+    unknown = [n for n in names if n not in known]
     if unknown:
-        raise ValueError(f"{argument}: unknown transform(s) {unknown}; known: {list(TRANSFORMS)}")
+        raise ValueError(f"{argument}: unknown transform(s) {unknown}; known: {list(known)}")
     return names
-
-
-def _blur_kernel(sigma: float, height: int, width: int) -> int:
-    # +-3 sigma covers the kernel's mass; reflect padding needs pad < side.
-    return min(2 * math.ceil(3 * sigma) + 1, 2 * min(height, width) - 1)
 
 
 def apply_transform(images: Tensor, name: str, value) -> Tensor:
     """Apply transform ``name`` with one fixed parameter ``value`` to every image of (B, 3, H, W)
     float images in [0, 1]; returns (B, 3, H, W). Values are as in `default_grids`."""
     check_transform_names(name, "name")
-    b, _, h, w = images.shape
-    full = lambda v: torch.full((b,), float(v), device=images.device)
-    if name == "crop":
-        scale, y, x = value
-        side = math.sqrt(scale)
-        ch, cw = max(1, round(side * h)), max(1, round(side * w))
-        box = torch.tensor([round(y * (h - ch)), round(x * (w - cw)), ch, cw], device=images.device)
-        return A.resized_crop(images, box.expand(b, 4), (h, w))
-    if name == "flip":
-        # torch.flip is the exact mirror; resized_crop's flip reads through grid_sample.
-        return images.flip(-1) if value else images
-    if name == "rotation":
-        if float(value) % 90 == 0:
-            return A.rotate90(images, torch.full((b,), int(value) // 90, device=images.device))
-        # One angle for the whole batch is exactly one grid point; corners are filled black.
-        return TF.rotate(images, float(value), interpolation=InterpolationMode.BILINEAR, fill=0.0)
-    if name == "brightness":
-        return A.adjust_brightness(images, full(value))
-    if name == "contrast":
-        return A.adjust_contrast(images, full(value))
-    if name == "saturation":
-        return A.adjust_saturation(images, full(value))
-    if name == "hue":
-        return A.adjust_hue(images, full(value))
-    if name == "grayscale":
-        return A.grayscale(images, torch.full((b,), bool(value), device=images.device))
-    if name == "blur":
-        return A.gaussian_blur(images, full(value), _blur_kernel(float(value), h, w))
-    return A.solarize(images, torch.ones(b, dtype=torch.bool, device=images.device), float(value))
+    return ops.fixed_transforms()[name].apply(images, value)
 
 
 def _scalar(name: str, value) -> float:
-    return float(value[0]) if name == "crop" else float(value)
+    return ops.fixed_transforms()[name].scalar(value)
 
 
 # -- measurements ----------------------------------------------------------------------------
@@ -236,7 +193,7 @@ def reference_features(backbone: nn.Module, n: int, size: int, seed: int = 0, ba
 def measure_invariance(
     backbone: nn.Module,
     images: Tensor,
-    transforms=TRANSFORMS,
+    transforms=None,
     grids: dict | None = None,
     reference_features: Tensor | None = None,
     ridge: float | None = None,
@@ -249,7 +206,7 @@ def measure_invariance(
     Args:
         backbone: (B, 3, H, W) -> (B, D), used in eval mode on its own device.
         images: (N, 3, H, W) clean float images in [0, 1] (or uint8), on any device.
-        transforms: names from `TRANSFORMS` (default all).
+        transforms: names from `transform_names()` (default all).
         grids: per-transform overrides of `default_grids` (e.g. ``{"rotation": [0, 45, 90]}``).
         reference_features: (M, D) clean features of a separate reference set for the
             whitening (`reference_features`, M >= 10 D), as the authors; None falls back to the
@@ -264,12 +221,10 @@ def measure_invariance(
         grid point as text), invariance (mean whitened cosine over images), invariance_std,
         distance (mean Mahalanobis distance), n_images.
     """
-    transforms = check_transform_names(transforms)
+    transforms = transform_names() if transforms is None else check_transform_names(transforms)
     size = images.shape[-1]
     grid_of = default_grids(size)
-    unknown = sorted(set(grids or {}) - set(TRANSFORMS))
-    if unknown:
-        raise ValueError(f"grids: unknown transform(s) {unknown}; known: {list(TRANSFORMS)}")
+    check_transform_names(list(grids or {}), "grids")
     grid_of.update(grids or {})
     device = module_device(backbone)
     extract = lambda x: extract_features(backbone, x, batch_size=batch_size, transform=eval_transform)
@@ -286,7 +241,7 @@ def measure_invariance(
                 parts.append(extract(apply_transform(batch, name, value)))
             moved = whiten(torch.cat(parts))
             cos = F.cosine_similarity(clean_w, moved, dim=1)
-            rows.append(dict(model=model, transform=name, parameter=PARAMETERS[name],
+            rows.append(dict(model=model, transform=name, parameter=parameter_name(name),
                              value=_scalar(name, value), setting=str(value),
                              invariance=float(cos.mean()), invariance_std=float(cos.std(correction=0)),
                              distance=float((clean_w - moved).norm(dim=1).mean()),

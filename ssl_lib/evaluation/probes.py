@@ -113,10 +113,10 @@ def fit_logistic(
 
     With `precondition` (the default) L-BFGS works in rescaled coordinates: ``V = s * W`` and
     ``c = b + m @ W`` for the features' mean m and a per-feature scale s (their standard deviation
-    combined with the penalty's curvature), so that the logits are ``((x - m) / s) @ V + c``. That is the same objective (the penalty is written in terms of
-    W and b), hence the same minimiser, but raw features whose scales differ by orders of
-    magnitude (a random-init network's) no longer slow the solver down: benchmarks/RESULTS.md,
-    "Probe budget".
+    combined with the penalty's curvature), so that the logits are ``((x - m) / s) @ V + c``. That
+    is the same objective (the penalty is written in terms of W and b), hence the same minimiser,
+    but raw features whose scales differ by orders of magnitude (a random-init network's) no
+    longer slow the solver down: benchmarks/RESULTS.md, "Probe budget".
 
     Args:
         x: (N, D) or (E, N, D) float features (the objective is on these raw features).

@@ -23,39 +23,34 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ssl_lib.augment import DEFAULT_DESCRIPTOR_KEYS, AugmentPipeline, descriptor_layout, recipe
+from ssl_lib.augment import DEFAULT_DESCRIPTOR_KEYS, AugmentPipeline, descriptor_layout, ops, recipe
 from ssl_lib.augment.params import validate_descriptor_keys
 from ssl_lib.evaluation.features import extract_features, module_device
 from ssl_lib.evaluation.probes import ridge_probe
 from ssl_lib.utils.checks import as_float_images
 
-OP_GROUPS = ("crop", "flip", "color", "grayscale", "blur", "solarize", "rotation")
-# Settings that switch each group off; "crop" off is the centre crop (the whole square image).
-_OFF = {"crop": dict(crop="center"), "flip": dict(flip_p=0.0), "color": dict(jitter_p=0.0),
-        "grayscale": dict(grayscale_p=0.0), "blur": dict(blur_p=0.0), "solarize": dict(solarize_p=0.0),
-        "rotation": dict(rotation_p=0.0)}
-# Settings that switch each group on for every sample, so every pair differs by that op.
-_ON = {"crop": dict(crop="random"), "flip": dict(flip_p=1.0), "color": dict(jitter_p=1.0),
-       "grayscale": dict(grayscale_p=1.0), "blur": dict(blur_p=1.0), "solarize": dict(solarize_p=1.0),
-       "rotation": dict(rotation_p=1.0)}
-
-
 def single_op_pipeline(group: str, size: int, base: str = "mocov2", **overrides) -> AugmentPipeline:
     """The ``base`` recipe at output ``size`` with only op group ``group`` active, applied to
     every sample (probability 1) with the recipe's strength; ``"all"`` is the recipe unchanged.
 
-    Groups: crop (random resized crop), flip, color (jitter), grayscale, blur, solarize,
-    rotation (k uniform in 0..3, so a quarter of the views are unrotated). Overrides are
-    `AugmentConfig` fields applied last.
+    Groups are the ops of `ssl_lib.augment.ops` (`op_groups()`): crop (random resized crop), flip,
+    color (jitter), grayscale, blur, solarize, rotation (k uniform in 0..3, so a quarter of the
+    views are unrotated), and any registered op; each declares its `on` and `off` settings.
+    Overrides are `AugmentConfig` settings applied last.
     """
     if group == "all":
         return recipe(base, size, **overrides)
-    if group not in OP_GROUPS:
-        raise ValueError(f"group: unknown op group {group!r}; known: {[*OP_GROUPS, 'all']}")
+    if group not in ops.op_names():
+        raise ValueError(f"group: unknown op group {group!r}; known: {[*ops.op_names(), 'all']}")
     settings = {}
-    for other in OP_GROUPS:
-        settings.update(_ON[other] if other == group else _OFF[other])
+    for op in ops.ops():
+        settings.update(op.on if op.name == group else op.off)
     return recipe(base, size, **{**settings, **overrides})
+
+
+def op_groups() -> tuple[str, ...]:
+    """The op groups `single_op_pipeline` knows (every registered op), without "all"."""
+    return ops.op_names()
 
 
 def _pair_statistics(clean: Tensor, moved: Tensor, temperature: float, chunk: int) -> tuple[Tensor, Tensor, Tensor]:
@@ -77,7 +72,7 @@ def _pair_statistics(clean: Tensor, moved: Tensor, temperature: float, chunk: in
 def block_sensitivity(
     backbone: nn.Module,
     images: Tensor,
-    groups=(*OP_GROUPS, "all"),
+    groups=None,
     base: str = "mocov2",
     temperature: float = 0.2,
     batch_size: int = 256,
@@ -91,7 +86,8 @@ def block_sensitivity(
     Args:
         backbone: a `ssl_lib.models.backbones.Backbone` (needs ``forward_stages``), used in eval mode.
         images: (N, 3, S, S) clean float images in [0, 1] (or uint8), N >= 2.
-        groups: op groups of `single_op_pipeline` (and "all" for the whole recipe).
+        groups: op groups of `single_op_pipeline` (and "all" for the whole recipe); default:
+            every op group, then "all".
         base: the recipe whose op strengths are used.
         temperature: InfoNCE temperature (CASSLE: 0.2).
         batch_size: images per forward pass, and the batch of the negatives and of InfoNCE.
@@ -119,6 +115,7 @@ def block_sensitivity(
         return {"input": x.flatten(1), **out} if spatial else out
 
     clean = features(images)
+    groups = (*op_groups(), "all") if groups is None else groups
     rows = []
     for index, group in enumerate(groups):
         pipeline = single_op_pipeline(group, size, base)
@@ -214,7 +211,7 @@ def augmentation_probe(
 
     Args:
         images: (N, 3, S, S) float images in [0, 1] (or uint8), N >= 8.
-        keys: descriptor keys (`ssl_lib.augment.DESCRIPTOR_COLUMNS`).
+        keys: descriptor keys (`ssl_lib.augment.descriptor_layout`).
         stages: probe every block of ``forward_stages``; False probes the final features only
             (block "features").
         split: train and validation fractions; the rest is the test part.

@@ -20,6 +20,9 @@ from ssl_lib.utils.io import atomic_write_text
 _PLOTLY_JSON = "application/vnd.plotly.v1+json"
 _WIDGET = "application/vnd.jupyter.widget-view+json"
 TEMPLATES = Path(__file__).parent / "templates"
+_STYLE = ("body{font-family:sans-serif;max-width:70em;margin:2em auto} "
+          "td,th{border-bottom:1px solid #ccc;padding:.4em;vertical-align:top;text-align:left} "
+          "pre{white-space:pre-wrap;margin:0}")
 # $$display$$ or $inline$ maths outside code spans (a $ escaped as \$ is text).
 _MATH = re.compile(r"\$\$(.+?)\$\$|(?<![\\$])\$(?!\s)(.+?)(?<![\s\\])\$", re.DOTALL)
 _CODE = re.compile(r"(```.*?```|`[^`]*`)", re.DOTALL)
@@ -133,11 +136,13 @@ def write_report(output_dir, merged: dict) -> Path:
         rows.append(f"<tr><td>{link}</td><td>{entry['status']}</td><td>{seconds}</td>"
                     f"<td><pre>{html.escape(detail)}</pre>{results}</td></tr>")
     overview = _overview(merged)
-    page = f"""<!doctype html><html><head><meta charset="utf-8"><title>ssl_lib reproduction: {html.escape(str(run.get('profile')))}</title>
+    profile = html.escape(str(run.get("profile")))
+    page = f"""<!doctype html><html><head><meta charset="utf-8"><title>ssl_lib reproduction: {profile}</title>
 <script src="plotly.min.js" charset="utf-8"></script>
-<style>body{{font-family:sans-serif;max-width:70em;margin:2em auto}} td,th{{border-bottom:1px solid #ccc;padding:.4em;vertical-align:top;text-align:left}} pre{{white-space:pre-wrap;margin:0}}</style></head>
-<body><h1>Reproduction report: profile <code>{html.escape(str(run.get('profile')))}</code></h1>
-<p>Started {html.escape(str(run.get('started')))}, {run.get('seconds', 0):.0f} s in all. Machine-readable numbers: <a href="../{RESULTS}">{RESULTS}</a>.
+<style>{_STYLE}</style></head>
+<body><h1>Reproduction report: profile <code>{profile}</code></h1>
+<p>Started {html.escape(str(run.get('started')))}, {run.get('seconds', 0):.0f} s in all.
+Machine-readable numbers: <a href="../{RESULTS}">{RESULTS}</a>.
 Parameters: <code>{html.escape(json.dumps(run.get('parameters', {})))}</code></p>
 {overview}
 <h2>Notebooks</h2>

@@ -38,7 +38,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ssl_lib.augment import AUGSELF_OUTPUTS, AugParams, augself_targets, recipe
+from ssl_lib.augment import AugParams, augself_outputs, augself_targets, ops, recipe
 from ssl_lib.data import make_synthetic
 from ssl_lib.evaluation.invariance import Whitener, default_ridge, whitened_cosine
 from ssl_lib.models.feature_aug import OPERATORS, FeatureAugmenter
@@ -266,21 +266,19 @@ def whitening_error(reference_features: Tensor, ridge: float) -> float:
 
 # -- AugSelf ---------------------------------------------------------------------------------------
 
-# Groups whose head regresses the target (the others, flip and rotation, are classifications).
-AUGSELF_REGRESSION_GROUPS = ("crop", "color", "blur", "solarize")
+def regression_groups() -> tuple[str, ...]:
+    """AugSelf groups whose head regresses the target (crop, color, blur, solarize; flip and
+    rotation are classifications), as each op declares its loss."""
+    return tuple(g for g, target in ops.augself_groups().items() if target.loss == "regression")
 
 
 def _view_record(params: AugParams, group: str) -> pd.DataFrame:
     """What one view recorded for ``group``, the raw material of AugSelf's target: (B rows)."""
-    if group == "crop":
-        top, left, height, width = params.crop_box.float().unbind(1)
-        src_h, src_w = params.source_size.float().unbind(1)
-        return pd.DataFrame({"centre_y": ((top + height / 2) / src_h).cpu().numpy(),
-                             "centre_x": ((left + width / 2) / src_w).cpu().numpy(),
-                             "height": (height / src_h).cpu().numpy(), "width": (width / src_w).cpu().numpy(),
-                             "flipped": params.flip.cpu().numpy()})
+    if group == "crop":  # the box as drawn, before any flip
+        record = pd.DataFrame(params.crop_vector(mirror=False).cpu().numpy(), columns=list(augself_outputs()["crop"]))
+        return record.assign(flipped=params.flip.cpu().numpy())
     if group == "color":
-        return pd.DataFrame(params.color_vector().cpu().numpy(), columns=list(AUGSELF_OUTPUTS["color"]))
+        return pd.DataFrame(params.color_vector().cpu().numpy(), columns=list(augself_outputs()["color"]))
     if group == "blur":
         return pd.DataFrame({"sigma": params.blur_sigma.float().cpu().numpy()})
     raise ValueError(f"augself_target_table shows the groups crop, color and blur, not {group!r}")
@@ -298,7 +296,7 @@ def augself_target_table(params1: AugParams, params2: AugParams, group: str = "c
     target = augself_targets(params1, params2, [group])[group]
     return pd.concat({"view 1": _view_record(params1, group), "view 2": _view_record(params2, group),
                       "target d(t1, t2)": pd.DataFrame(target.detach().float().cpu().numpy(),
-                                                       columns=list(AUGSELF_OUTPUTS[group]))},
+                                                       columns=list(augself_outputs()[group]))},
                      axis=1).rename_axis("pair")
 
 
@@ -314,7 +312,7 @@ def augself_breakdown(heads: nn.Module, y1: Tensor, y2: Tensor, params1: AugPara
 
     Args:
         heads: an `ssl_lib.models.augself.AugSelfHeads` whose groups are all regressions
-            (`AUGSELF_REGRESSION_GROUPS`).
+            (`regression_groups`).
         y1, y2: (B, C) backbone features of the two views; params1, params2: their AugParams.
     Returns:
         table: one row per (ordering, pair, group, component): target, prediction and
@@ -322,9 +320,9 @@ def augself_breakdown(heads: nn.Module, y1: Tensor, y2: Tensor, params1: AugPara
         losses: {group: the mean squared error over that group's 2 x B x k rows}, the
             unweighted group loss `group_losses` computes (in the same mode).
     """
-    other = sorted(set(heads.heads) - set(AUGSELF_REGRESSION_GROUPS))
+    other = sorted(set(heads.heads) - set(regression_groups()))
     if other:
-        raise ValueError(f"augself_breakdown shows regression groups {list(AUGSELF_REGRESSION_GROUPS)}, not {other}")
+        raise ValueError(f"augself_breakdown shows regression groups {list(regression_groups())}, not {other}")
     groups = list(heads.heads)
     with _kept_as_is(heads, training):
         # rows [y1_i, y2_i] then [y2_i, y1_i]: the batch group_losses builds
@@ -339,7 +337,7 @@ def augself_breakdown(heads: nn.Module, y1: Tensor, y2: Tensor, params1: AugPara
         k = target.shape[1]
         frames.append(pd.DataFrame(dict(
             ordering=np.repeat(["(1, 2)", "(2, 1)"], b * k), pair=np.tile(np.repeat(np.arange(b), k), 2),
-            group=group, component=list(AUGSELF_OUTPUTS[group]) * (2 * b), target=target.flatten().numpy(),
+            group=group, component=list(augself_outputs()[group]) * (2 * b), target=target.flatten().numpy(),
             prediction=prediction.flatten().numpy(), squared_error=((prediction - target) ** 2).flatten().numpy())))
     table = pd.concat(frames, ignore_index=True)
     losses = {group: float(table.squared_error[table.group == group].astype(np.float64).mean()) for group in groups}

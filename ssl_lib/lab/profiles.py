@@ -105,7 +105,8 @@ class EvalSizes:
         from ssl_lib.evaluation.probes import PROTOCOLS
 
         if self.fusion_protocol not in PROTOCOLS:
-            raise ValueError(f"EvalSizes.fusion_protocol must be one of {list(PROTOCOLS)}, got {self.fusion_protocol!r}")
+            raise ValueError(f"EvalSizes.fusion_protocol must be one of {list(PROTOCOLS)}, "
+                             f"got {self.fusion_protocol!r}")
         if not (isinstance(self.probe_iters, int) and self.probe_iters > 0):
             raise ValueError(f"EvalSizes.probe_iters must be a positive int, got {self.probe_iters!r}")
 
@@ -211,8 +212,9 @@ class Profile:
 # (the data already lives in memory as a tensor), kNN monitor every epoch.  channels_last: the
 # cpu profile's SimCLR run trains in 24.6 s instead of 30.2 s on 2 cores (fp32 either way;
 # benchmarks/RESULTS.md, "Tuning the cpu profile").
-# AdamW at lr 2e-3 for batches of 128 (base_lr 0.004 per 256): in the few hundred steps a CPU budget allows, SGD at the papers'
-# learning rates barely moves the contrastive loss (benchmarks/RESULTS.md, "The embedded default's design").
+# AdamW at lr 2e-3 for batches of 128 (base_lr 0.004 per 256): in the few hundred steps a CPU
+# budget allows, SGD at the papers' learning rates barely moves the contrastive loss
+# (benchmarks/RESULTS.md, "The embedded default's design").
 _SYNTHETIC = dict(dataset="synthetic", image_size=32, num_workers=0, backbone="small_cnn", channels_last="on",
                   optimizer="adamw", base_lr=0.004, weight_decay=0.05)
 

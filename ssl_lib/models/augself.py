@@ -5,7 +5,8 @@ One MLP head per augmentation group reads the concatenated backbone features of 
 symmetrically, on [y1, y2] and [y2, y1]; which y2 is the method's choice
 (`SSLMethod.augself_pairs_target`): as the authors' trainers, MoCo v2 pairs y1 with the momentum
 backbone's y2, every other method (BYOL included) with the online y2. The auxiliary loss is
-sum_g lambda_g L_g with, as the authors' trainers.py,
+sum_g lambda_g L_g with, as the authors' trainers.py (each op declares its loss kind in
+`ssl_lib.augment.ops`),
     crop, color, blur, solarize: MSE(tanh(prediction), target)
         (blur's target is the raw sigma difference, up to about +-1.9: tanh cannot reach
         |d sigma| > 1, as in the authors' code);
@@ -19,7 +20,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from ssl_lib.augment import AUGSELF_GROUPS, AUGSELF_OUTPUTS, AugParams, augself_targets
+from ssl_lib.augment import AugParams, augself_targets, ops
 from ssl_lib.models.heads import Block, build_mlp, hidden_block
 
 DEFAULT_WEIGHTS = {"crop": 1.0, "color": 1.0}  # the authors' STL-10 setting
@@ -41,10 +42,10 @@ def parse_groups(spec) -> dict[str, float]:
                 items.append((name.strip(), float(weight) if weight else DEFAULT_WEIGHTS.get(name.strip(), 1.0)))
             except ValueError:
                 raise ValueError(f"AugSelf weight for {name!r} must be a number, got {weight!r}") from None
-    weights = {}
+    weights, known = {}, ops.augself_groups()
     for name, weight in items:
-        if name not in AUGSELF_GROUPS:
-            raise ValueError(f"unknown AugSelf group {name!r}; known: {list(AUGSELF_GROUPS)}")
+        if name not in known:
+            raise ValueError(f"unknown AugSelf group {name!r}; known: {list(known)}")
         if name in weights:
             raise ValueError(f"AugSelf group {name!r} more than once in {spec!r}")
         if not weight >= 0:
@@ -66,7 +67,10 @@ class AugSelfHeads(nn.Module):
         if not weights:
             raise ValueError("AugSelfHeads needs at least one group")
         self.weights = parse_groups(weights)
-        self.heads = nn.ModuleDict({g: _head(2 * feature_dim, hidden, len(AUGSELF_OUTPUTS[g])) for g in self.weights})
+        # each group's loss kind, as its op declares it (`ssl_lib.augment.ops.AugSelfTarget`)
+        declared = ops.augself_groups()
+        self.kinds = {g: declared[g].loss for g in self.weights}
+        self.heads = nn.ModuleDict({g: _head(2 * feature_dim, hidden, len(declared[g].outputs)) for g in self.weights})
 
     def group_losses(self, y_a: Tensor, y_b: Tensor, params_a: AugParams, params_b: AugParams) -> dict[str, Tensor]:
         """Unweighted loss per group, averaged over the two orderings (y_a, y_b) and (y_b, y_a).
@@ -80,11 +84,11 @@ class AugSelfHeads(nn.Module):
         for group, head in self.heads.items():
             prediction = head(pair).float()
             target = torch.cat([forward[group], backward[group]]).to(prediction.device)
-            if group == "rotation":
+            if self.kinds[group] == "classes":  # rotation
                 out[group] = F.cross_entropy(prediction, target)
-            elif group == "flip":
+            elif self.kinds[group] == "binary":  # flip
                 out[group] = F.binary_cross_entropy_with_logits(prediction, target)
-            else:  # crop, color, blur, solarize
+            else:  # regression: crop, color, blur, solarize
                 out[group] = F.mse_loss(torch.tanh(prediction), target)
         return out
 
@@ -96,9 +100,9 @@ class AugSelfHeads(nn.Module):
         out = {}
         for group, head in self.heads.items():
             prediction = head(pair).float()
-            if group == "rotation":
+            if self.kinds[group] == "classes":
                 out[group] = prediction.argmax(dim=1)
-            elif group == "flip":
+            elif self.kinds[group] == "binary":
                 out[group] = torch.sigmoid(prediction)
             else:
                 out[group] = torch.tanh(prediction)
