@@ -12,7 +12,7 @@ import torch
 from ssl_lib.augment import AugParams, augself_targets, descriptor_columns, descriptor_layout, ops, recipe
 from ssl_lib.evaluation.invariance import apply_transform, default_grids, measure_invariance, transform_names
 from ssl_lib.evaluation.sensitivity import op_groups, single_op_pipeline
-from ssl_lib.lab.explorer import apply_settings, controls, identity_settings, settings_from_params
+from ssl_lib.teaching.explorer import apply_settings, controls, identity_settings, settings_from_params
 from ssl_lib.models.augself import AugSelfHeads
 
 

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from ssl_lib.augment import DEFAULT_DESCRIPTOR_KEYS, descriptor_columns, descriptor_dim, recipe
-from ssl_lib.lab.explorer import (apply_settings, controls, build_explorer, crop_box, describe_pair,
+from ssl_lib.teaching.explorer import (apply_settings, controls, build_explorer, crop_box, describe_pair,
                               identity_settings, params_from_settings, random_settings, settings_from_params)
 
 

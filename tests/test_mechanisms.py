@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 
 from ssl_lib.augment import augself_targets, recipe
-from ssl_lib.lab import mechanisms as M
+from ssl_lib.teaching import augself, cassle, contrastive, ericsson, feature_aug, one_batch
 from ssl_lib.models.augself import AugSelfHeads
 from ssl_lib.models.cassle import ConditionedProjector
 from ssl_lib.models.feature_aug import FeatureAugmenter
@@ -24,7 +24,7 @@ def test_similarity_matrix_and_nt_xent_by_hand():
     torch.manual_seed(0)
     b, t = 5, 0.3
     z1, z2 = torch.randn(b, 7), torch.randn(b, 7)
-    sim, positive = M.similarity_matrix(z1, z2)
+    sim, positive = contrastive.similarity_matrix(z1, z2)
     u = torch.cat([z1, z2]).double()
     for a in range(2 * b):
         for k in range(2 * b):
@@ -34,10 +34,10 @@ def test_similarity_matrix_and_nt_xent_by_hand():
     s = sim.numpy()
     by_hand = [-np.log(np.exp(s[a, (a + b) % (2 * b)] / t) / sum(np.exp(s[a, k] / t) for k in range(2 * b) if k != a))
                for a in range(2 * b)]
-    terms = M.nt_xent_terms(z1, z2, t)
+    terms = contrastive.nt_xent_terms(z1, z2, t)
     assert terms.numpy() == pytest.approx(by_hand, abs=1e-10)
     assert float(terms.mean()) == pytest.approx(float(nt_xent(z1, z2, t)), abs=1e-5)
-    table = M.contrastive_table(z1, z2, t)
+    table = contrastive.contrastive_table(z1, z2, t)
     assert table.anchor.tolist()[:2] == ["1·0", "1·1"] and table.positive.tolist()[:2] == ["2·0", "2·1"]
     assert table.positive.tolist()[b] == "1·0"
     negatives = [[s[a, k] for k in range(2 * b) if k not in (a, (a + b) % (2 * b))] for a in range(2 * b)]
@@ -45,7 +45,7 @@ def test_similarity_matrix_and_nt_xent_by_hand():
     assert table["cos negatives (mean)"].tolist() == pytest.approx([np.mean(n) for n in negatives])
     assert table["cos negatives (max)"].tolist() == pytest.approx([np.max(n) for n in negatives])
     assert table["p(positive)"].tolist() == pytest.approx(np.exp(-np.array(by_hand)).tolist())
-    M.similarity_figure(sim, positive)  # draws
+    contrastive.similarity_figure(sim, positive)  # draws
 
 
 def test_project_views_gives_the_models_loss_and_leaves_it_as_it_was():
@@ -54,19 +54,19 @@ def test_project_views_gives_the_models_loss_and_leaves_it_as_it_was():
     from ssl_lib.models.compose import build_model
 
     P = resolve("smoke")
-    batch = M.example_batch(P.image_size, n=4)
+    batch = one_batch.example_batch(P.image_size, n=4)
     assert batch.views1.shape == (4, 3, P.image_size, P.image_size) and len(batch.params2) == 4
     torch.manual_seed(0)
     model = build_model(experiments.get("SimCLR").config(P, 0)).eval()
     before = {k: v.clone() for k, v in model.state_dict().items()}
-    out = M.project_views(model, batch)
+    out = one_batch.project_views(model, batch)
     assert not model.training and all(torch.equal(before[k], v) for k, v in model.state_dict().items())
     model.train()
     with torch.no_grad():
         loss = model(batch.views1, batch.views2, batch.params1, batch.params2)["loss"]
-    assert float(M.nt_xent_terms(out["z1"], out["z2"], model.method.spec.temperature).mean()) == \
+    assert float(contrastive.nt_xent_terms(out["z1"], out["z2"], model.method.spec.temperature).mean()) == \
         pytest.approx(float(loss), abs=1e-5)
-    check = M.nt_xent_check(model, batch)
+    check = contrastive.nt_xent_check(model, batch)
     assert list(check.values()) == pytest.approx([float(loss)] * 3, abs=1e-5)
 
 
@@ -77,7 +77,7 @@ def test_whitened_pairs_against_numpy():
     x = torch.randn(6, 4) @ mix + 3.0
     tx = x + 0.3 * torch.randn(6, 4)
     ridge = 0.05
-    table = M.whitened_pairs(x, tx, reference, ridge=ridge)
+    table = ericsson.whitened_pairs(x, tx, reference, ridge=ridge)
     ref = reference.double().numpy()
     mu = ref.mean(axis=0)
     precision = np.linalg.inv(np.cov(ref, rowvar=False, ddof=1) + ridge * np.eye(4))
@@ -92,20 +92,20 @@ def test_whitened_pairs_against_numpy():
         assert row["whitened cos"] == pytest.approx(mahalanobis(xs[i], txs[i]))
         assert row["cos unrelated"] == pytest.approx(cosine(xs[i], txs[j]))
         assert row["whitened cos unrelated"] == pytest.approx(mahalanobis(xs[i], txs[j]))
-    shares = M.variance_shares(reference)
+    shares = ericsson.variance_shares(reference)
     eig = np.sort(np.linalg.eigvalsh(np.cov(ref, rowvar=False, ddof=1)))[::-1]
     assert shares == pytest.approx(eig / eig.sum()) and shares.sum() == pytest.approx(1.0)
-    assert M.whitening_error(reference, ridge) < 1e-8
+    assert ericsson.whitening_error(reference, ridge) < 1e-8
     # the default ridge is the library's scale-free one
     from ssl_lib.evaluation.invariance import default_ridge, whitened_cosine
 
     expected = whitened_cosine(x, tx, reference, default_ridge(reference)).numpy()
-    assert M.whitened_pairs(x, tx, reference)["whitened cos"].to_numpy() == pytest.approx(expected)
+    assert ericsson.whitened_pairs(x, tx, reference)["whitened cos"].to_numpy() == pytest.approx(expected)
 
 
 def test_augself_target_table_by_hand():
     p1, p2 = _params()
-    crop = M.augself_target_table(p1, p2, "crop")
+    crop = augself.augself_target_table(p1, p2, "crop")
     for part, params in (("view 1", p1), ("view 2", p2)):
         top, left, h, w = params.crop_box.double().numpy().T
         size = params.source_size.double().numpy()
@@ -118,11 +118,11 @@ def test_augself_target_table_by_hand():
     # height and centre_y differences do not depend on any flip convention
     assert crop[("target d(t1, t2)", "height")].to_numpy() == pytest.approx(
         (crop[("view 1", "height")] - crop[("view 2", "height")]).to_numpy(), abs=1e-6)
-    color = M.augself_target_table(p1, p2, "color")
+    color = augself.augself_target_table(p1, p2, "color")
     assert color["target d(t1, t2)"].to_numpy() == pytest.approx(
         color["view 1"].to_numpy() - color["view 2"].to_numpy(), abs=1e-6)
     with pytest.raises(ValueError, match="rotation"):
-        M.augself_target_table(p1, p2, "rotation")
+        augself.augself_target_table(p1, p2, "rotation")
 
 
 @pytest.mark.parametrize("training", [True, False])
@@ -133,7 +133,7 @@ def test_augself_breakdown_matches_group_losses(training):
     heads(torch.randn(6, 5), torch.randn(6, 5), p1, p2)  # move the running statistics off their init
     heads.eval()
     y1, y2 = torch.randn(6, 5), torch.randn(6, 5)
-    table, losses = M.augself_breakdown(heads, y1, y2, p1, p2, training=training)
+    table, losses = augself.augself_breakdown(heads, y1, y2, p1, p2, training=training)
     heads.train(training)
     with torch.no_grad():
         expected = heads.group_losses(y1, y2, p1, p2)
@@ -148,7 +148,7 @@ def test_augself_breakdown_matches_group_losses(training):
         assert rows.prediction.to_numpy()[:4] == pytest.approx(alone.flatten().numpy(), abs=1e-6)
     flips = AugSelfHeads(5, {"flip": 1.0}, hidden=8)
     with pytest.raises(ValueError, match="flip"):
-        M.augself_breakdown(flips, y1, y2, p1, p2)
+        augself.augself_breakdown(flips, y1, y2, p1, p2)
 
 
 def test_conditioning_effect_by_hand():
@@ -156,7 +156,7 @@ def test_conditioning_effect_by_hand():
     p1, _ = _params()
     projector = ConditionedProjector(5, 16, 4, 2, False, depth=2, width=8).eval()
     y = torch.randn(6, 5)
-    table = M.conditioning_effect(projector, y, p1, shift=2, training=False)
+    table = cassle.conditioning_effect(projector, y, p1, shift=2, training=False)
     other = [(i + 2) % 6 for i in range(6)]
     d = p1.descriptor()
     with torch.no_grad():
@@ -171,18 +171,18 @@ def test_conditioning_effect_by_hand():
     assert table["cos(z_i, z_j) matched"].to_numpy() == pytest.approx(
         F.cosine_similarity(matched, matched[other]).numpy(), abs=1e-6)
     assert not projector.training
-    M.conditioning_effect(projector, y, p1)  # train mode runs and leaves the projector in eval mode
+    cassle.conditioning_effect(projector, y, p1)  # train mode runs and leaves the projector in eval mode
     assert not projector.training
     shuffled = ConditionedProjector(5, 16, 4, 2, False, depth=2, width=8, descriptors="shuffled")
     with pytest.raises(ValueError, match="matched"):
-        M.conditioning_effect(shuffled, y, p1)
+        cassle.conditioning_effect(shuffled, y, p1)
 
 
 def test_feature_aug_table_by_hand():
     torch.manual_seed(0)
     z = torch.randn(8, 16)
     state = torch.random.get_rng_state()
-    table = M.feature_aug_table(z, seed=3).set_index("operator")
+    table = feature_aug.feature_aug_table(z, seed=3).set_index("operator")
     assert torch.equal(torch.random.get_rng_state(), state)  # the global RNG is left alone
     # noise by hand with the same draw: z + s * std * eps
     torch.manual_seed(3)
@@ -203,7 +203,7 @@ def test_feature_aug_table_by_hand():
 def test_stop_gradient_check_by_hand():
     torch.manual_seed(0)
     z1, z2 = torch.randn(6, 8), torch.randn(6, 8)
-    table = M.stop_gradient_check(z1, z2, seed=1).set_index("stop_grad")
+    table = feature_aug.stop_gradient_check(z1, z2, seed=1).set_index("stop_grad")
     assert table.loc[True, "grad norm, targets (FA input)"] == 0.0
     assert table.loc[False, "grad norm, targets (FA input)"] > 0
     assert table.loc[True, "grad norm, anchors"] == pytest.approx(table.loc[False, "grad norm, anchors"])

@@ -180,8 +180,7 @@ def test_mean_std_over_seeds():
 
 
 def test_claim_numbers_invert_the_formatting_and_the_forest_plot_shows_every_claim():
-    from ssl_lib.lab.figures import VERDICT_COLORS, claims_forest
-    from ssl_lib.lab.verdicts import claim_numbers
+    from ssl_lib.lab.verdicts import VERDICT_COLORS, claim_numbers, claims_forest
 
     results = [compare([0.8, 0.9, 0.85], [0.7, 0.8, 0.8]), compare([0.8, 0.7, 0.95], [0.7, 0.8, 0.8], headroom=[0.01] * 3),
                compare([0.6, 0.7, 0.65], [0.7, 0.8, 0.8]), compare([0.9], [0.1])]

@@ -308,3 +308,41 @@ def claim_numbers(claims: pd.DataFrame) -> pd.DataFrame:
         rows.append(dict(diff_mean=number(mean), ci_low=number(low), ci_high=number(high),
                          detectable=number(row.detectable), headroom=number(getattr(row, "headroom", None))))
     return pd.DataFrame(rows, index=claims.index)
+
+
+# -- the picture -------------------------------------------------------------------------------
+
+VERDICT_COLORS = {"reproduced": "#2e7d32", "not reproduced": "#c62828", "cannot show here": "#8e8e8e",
+                  "inconclusive": "#ef8f00"}
+
+
+def claims_forest(claims, title: str = "Every claim: paired difference (favouring the claim) with its 95% interval"):
+    """A forest plot of a claims table (`ssl_lib.lab.verdicts.claims_table`, ``notebook`` column
+    optional): one row per claim grouped by paper, the mean paired difference with its 95%
+    interval coloured by verdict, the detectable effect as an open diamond, zero as a line."""
+    import plotly.graph_objects as go
+
+    claims = claims.reset_index(drop=True)
+    numbers = claim_numbers(claims)
+    prefix = claims["notebook"].str[:2] + " " if "notebook" in claims else ""
+    labels = (prefix + claims["paper"] + ": " + claims["claim"] + " (" + claims["quantity"] + ")").tolist()
+    order = claims.sort_values("paper", kind="stable").index.tolist()[::-1]  # first claim on top
+    fig = go.Figure()
+    for verdict in VERDICTS:
+        rows = [i for i in order if claims.verdict[i] == verdict]
+        if not rows:
+            continue
+        n = numbers.loc[rows]
+        fig.add_trace(go.Scatter(
+            x=n.diff_mean, y=[labels[i] for i in rows], mode="markers", name=verdict,
+            marker=dict(color=VERDICT_COLORS[verdict], size=9),
+            error_x=dict(type="data", symmetric=False, array=(n.ci_high - n.diff_mean).fillna(0),
+                         arrayminus=(n.diff_mean - n.ci_low).fillna(0), color=VERDICT_COLORS[verdict])))
+    n = numbers.loc[order]
+    fig.add_trace(go.Scatter(x=n.detectable, y=[labels[i] for i in order], mode="markers", name="detectable effect",
+                             marker=dict(symbol="diamond-open", color="#555", size=8)))
+    fig.add_vline(x=0, line_color="#333", line_width=1)
+    fig.update_yaxes(categoryorder="array", categoryarray=[labels[i] for i in order], automargin=True)
+    fig.update_layout(title=title, xaxis_title="paired difference (> 0 favours the claim)",
+                      height=120 + 26 * len(claims), legend=dict(orientation="h", y=-0.15), margin=dict(l=10, r=10))
+    return fig

@@ -6,7 +6,6 @@ its stages, so evaluation can read features after each block (CASSLE's per-block
 
 from __future__ import annotations
 
-import torch
 import torchvision
 from torch import Tensor, nn
 

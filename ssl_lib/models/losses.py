@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ssl_lib.utils import distributed as _dist
-from ssl_lib.utils.checks import check_matrix, check_same_shape
+from ssl_lib.utils.checks import check_same_shape
 
 # BatchNorm1d's default eps: Barlow Twins standardises with BatchNorm1d(affine=False).
 _BN_EPS = 1e-5

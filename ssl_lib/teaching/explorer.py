@@ -154,7 +154,7 @@ def build_explorer(sources: dict[str, Tensor], recipes=("mocov2", "simclr", "byo
     """
     import ipywidgets as W
 
-    from ssl_lib.lab.figures import views_figure
+    from ssl_lib.teaching.figures import views_figure
 
     generator = torch.Generator().manual_seed(seed)
     widgets = {}
