@@ -96,11 +96,32 @@ def test_notebook_structure(path):
     assert len(tagged) == 1, f"{path.name} needs exactly one cell tagged 'parameters'"
     # The runner passes the same overrides to every notebook, so every notebook declares them all.
     assert set(notebook_parameters(path)) == {"profile", *OVERRIDES}
-    assert 'profile = "smoke" if os.environ.get("SMOKE") else "cpu"' in tagged[0].source, \
-        "users get the cpu profile by default, the tests (SMOKE=1) the smoke profile"
-    assert any("resolve(profile" in c.source for c in nb.cells if c.cell_type == "code")
+    # None: the session picks the cpu profile for users, the smoke profile for the tests (SMOKE=1)
+    assert "profile = None" in tagged[0].source
+    code = [c.source for c in nb.cells if c.cell_type == "code"]
     stem = path.stem
-    assert any(f'recorder(P, "{stem}")' in c.source for c in nb.cells), f"{path.name} must record its numbers"
+    assert any(f'lab = start("{stem}", profile=profile' in source for source in code), \
+        f"{path.name} must set up through the session (which records its numbers under its name)"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_a_notebook_imports_from_at_most_two_library_modules(path):
+    import ast
+
+    nb = nbformat.read(path, as_version=4)
+    modules = set()
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        for node in ast.walk(ast.parse(cell.source)):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("ssl_lib"):
+                # `from ssl_lib.teaching import augself` imports the module ssl_lib.teaching.augself
+                packages = ("ssl_lib.teaching", "ssl_lib.lab")
+                modules |= ({f"{node.module}.{a.name}" for a in node.names} if node.module in packages
+                            else {node.module})
+            elif isinstance(node, ast.Import):
+                modules |= {a.name for a in node.names if a.name.startswith("ssl_lib")}
+    assert len(modules) <= 2, f"{path.name} imports from {sorted(modules)}"
 
 
 @pytest.fixture(scope="session")

@@ -103,7 +103,7 @@ def test_a_failing_cell_names_the_notebook_cell_and_error_and_the_cli_exits_1(tm
 
 def test_a_successful_run_writes_notebooks_html_and_results(tmp_path):
     write_notebook(tmp_path, "01_ok", [
-        "import plotly.express as px\nfrom ssl_lib.teaching import figures\nfigures.setup()",
+        "import plotly.express as px\nfrom ssl_lib.lab.session import setup_figures\nsetup_figures()",
         "from ssl_lib.lab.results import recorder\nrecorder(output, '01_ok')('seen', {'profile': profile, 'epochs': epochs})",
         "px.bar(x=['a', 'b'], y=[1, 2])",
     ])

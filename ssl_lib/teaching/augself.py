@@ -4,6 +4,9 @@
     augself_breakdown      each head's prediction, its target and the per-group loss
     augself_one_batch      that breakdown for a model, checked against its own loss
     regression_groups      the groups whose head regresses its target
+
+Notebook 04 imports this module (and `ssl_lib.lab.session`) only: the batch helpers, AugSelf's
+targets and the transfer headline come with it.
 """
 
 from __future__ import annotations
@@ -14,7 +17,17 @@ import torch
 from torch import Tensor, nn
 
 from ssl_lib.augment import AugParams, augself_outputs, augself_targets, ops
-from ssl_lib.teaching.one_batch import Batch, kept_as_is, model_losses, project_views
+from ssl_lib.data import make_synthetic
+from ssl_lib.evaluation.probes import r2_score
+from ssl_lib.evaluation.transfer import headline
+from ssl_lib.train.engine import view_pipelines
+from ssl_lib.teaching.one_batch import Batch, example_batch, kept_as_is, model_losses, project_views
+
+# This module's own functions, then what its notebook uses from the rest of the library (re-exported).
+__all__ = [
+    "augself_target_table", "augself_breakdown", "augself_one_batch", "regression_groups", "head_predictions",
+    "example_batch", "model_losses", "augself_outputs", "augself_targets", "headline",
+]
 
 
 def regression_groups() -> tuple[str, ...]:
@@ -119,3 +132,35 @@ def augself_one_batch(model: nn.Module, batch: Batch, training: bool = True) -> 
                                       "predicting 0": float((table.target[table.group == group] ** 2).mean())}
                               for group, value in by_hand.items()}).T.rename_axis("group")
     return table, per_group
+
+
+@torch.no_grad()
+def head_predictions(run, n: int = 256, seed: int = 0, device="cpu") -> tuple[pd.DataFrame, pd.Series]:
+    """A trained AugSelf model's heads on `n` fresh view pairs: each prediction against its target.
+
+    Args:
+        run: the `ssl_lib.train.run_dir.RunDir` of a model with AugSelf heads.
+        n: held-out synthetic scenes (test split, `seed`), each seen as two views drawn with the
+            run's own recipe (a generator seeded with `seed`).
+    Returns:
+        points: one row per (group, component, pair): true and predicted difference;
+        r2: per (group, component), the R^2 of the predictions (scikit-learn's definition).
+    """
+    model = run.load_model(device)
+    if getattr(model, "augself", None) is None:
+        raise ValueError(f"the run {run.path} has no AugSelf heads")
+    config = run.load_config()
+    images, _ = make_synthetic(n, config.image_size, seed=seed, split="test", device=device)
+    pipeline1, pipeline2 = view_pipelines(config)
+    generator = torch.Generator(device=device).manual_seed(seed)
+    views1, params1 = pipeline1(images, generator)
+    views2, params2 = pipeline2(images, generator)
+    predictions = model.augself.predict(model.backbone(views1), model.backbone(views2))
+    targets = augself_targets(params1, params2, list(predictions))
+    names = augself_outputs()
+    points = pd.concat([pd.DataFrame(dict(group=g, component=name, true=targets[g][:, j].cpu().numpy(),
+                                          predicted=predictions[g][:, j].cpu().numpy()))
+                        for g in predictions for j, name in enumerate(names[g])], ignore_index=True)
+    r2 = pd.Series({(g, name): float(value) for g in predictions
+                    for name, value in zip(names[g], r2_score(predictions[g].double(), targets[g].double()))})
+    return points, r2

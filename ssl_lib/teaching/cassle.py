@@ -1,6 +1,9 @@
 """CASSLE's conditioned projector on one batch: the numbers notebook 05 shows a student.
 
     conditioning_effect   the projector's output with matched vs borrowed descriptors
+
+Notebook 05 imports this module (and `ssl_lib.lab.session`) only: the descriptor's layout,
+the recipes, the sensitivity analyses and the transfer headline come with it.
 """
 
 from __future__ import annotations
@@ -11,8 +14,17 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ssl_lib.augment import AugParams
-from ssl_lib.teaching.one_batch import kept_as_is
+from ssl_lib.augment import DEFAULT_DESCRIPTOR_KEYS, AugParams, descriptor_columns, descriptor_layout, recipe
+from ssl_lib.evaluation.sensitivity import augmentation_probe, block_sensitivity, projector_sensitivity
+from ssl_lib.evaluation.transfer import headline
+from ssl_lib.teaching.one_batch import example_batch, kept_as_is, project_views
+
+# This module's own functions, then what its notebook uses from the rest of the library (re-exported).
+__all__ = [
+    "conditioning_effect",
+    "example_batch", "project_views", "DEFAULT_DESCRIPTOR_KEYS", "descriptor_columns", "descriptor_layout",
+    "recipe", "block_sensitivity", "projector_sensitivity", "augmentation_probe", "headline",
+]
 
 
 @torch.no_grad()

@@ -6,6 +6,9 @@
     nt_xent_check       the model's loss, `nt_xent` and those terms' mean side by side
     contrastive_table   per anchor, its positive, its negatives and its loss term
     similarity_figure   the matrix as a heatmap with the positives marked
+
+Notebook 03 imports this module (and `ssl_lib.lab.session`) only: `example_batch` and
+`project_views` come with it.
 """
 
 from __future__ import annotations
@@ -17,7 +20,14 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ssl_lib.models.losses import nt_xent
-from ssl_lib.teaching.one_batch import Batch, model_losses, project_views
+from ssl_lib.teaching.one_batch import Batch, example_batch, model_losses, project_views
+
+# This module's own functions, then what its notebook uses from the rest of the library (re-exported).
+__all__ = [
+    "view_labels", "similarity_matrix", "nt_xent_terms", "nt_xent_check", "contrastive_table",
+    "similarity_figure",
+    "example_batch", "project_views",
+]
 
 
 def view_labels(b: int) -> list[str]:

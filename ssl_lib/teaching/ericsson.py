@@ -3,6 +3,9 @@
     whitened_pairs    plain and whitened cosine of pairs of feature sets
     variance_shares   how unevenly the feature variance is spread
     whitening_error   how exactly W W^T inverts the covariance
+
+Notebooks 02 and 07 import this module (and `ssl_lib.lab.session`) only: the invariance measures,
+the features, fusion, the transfer tables and the real downstream sets come with it.
 """
 
 from __future__ import annotations
@@ -13,7 +16,22 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from ssl_lib.evaluation.invariance import Whitener, default_ridge, whitened_cosine
+from ssl_lib.data import DatasetNotFoundError
+from ssl_lib.evaluation.downstream import load_downstream
+from ssl_lib.evaluation.features import extract_features
+from ssl_lib.evaluation.fusion import fuse_features, fused_l2_grid
+from ssl_lib.evaluation.invariance import (Whitener, apply_transform, default_ridge, measure_invariance,
+                                          real_world_invariance, reference_features, whitened_cosine)
+from ssl_lib.evaluation.sensitivity import augmentation_probe
+from ssl_lib.evaluation.transfer import SPLITS, headline, split_features, transfer_table
+
+# This module's own functions, then what its notebook uses from the rest of the library (re-exported).
+__all__ = [
+    "whitened_pairs", "variance_shares", "whitening_error",
+    "extract_features", "apply_transform", "default_ridge", "measure_invariance", "real_world_invariance",
+    "reference_features", "augmentation_probe", "fuse_features", "fused_l2_grid", "split_features",
+    "transfer_table", "SPLITS", "headline", "load_downstream", "DatasetNotFoundError",
+]
 
 
 def whitened_pairs(features_x: Tensor, features_tx: Tensor, reference_features: Tensor,

@@ -2,6 +2,9 @@
 
     feature_aug_table     what each operator does to a batch of z
     stop_gradient_check   which side of L_fa receives a gradient
+
+Notebook 06 imports this module (and `ssl_lib.lab.session`) only: the operators' names and
+defaults and the batch helpers come with it.
 """
 
 from __future__ import annotations
@@ -13,9 +16,15 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from ssl_lib.models.feature_aug import OPERATORS, FeatureAugmenter
+from ssl_lib.models.feature_aug import ARRANGEMENTS, DEFAULT_STRENGTH, OPERATORS, FeatureAugmenter
 from ssl_lib.models.losses import nt_xent
-from ssl_lib.teaching.one_batch import seeded
+from ssl_lib.teaching.one_batch import example_batch, project_views, seeded
+
+# This module's own functions, then what its notebook uses from the rest of the library (re-exported).
+__all__ = [
+    "feature_aug_table", "stop_gradient_check",
+    "example_batch", "project_views", "OPERATORS", "ARRANGEMENTS", "DEFAULT_STRENGTH",
+]
 
 
 @torch.no_grad()

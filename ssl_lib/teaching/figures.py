@@ -1,8 +1,9 @@
-"""Plotly figures shared by the notebooks: image grids and the renderer set-up.
+"""Plotly figures of images: grids of views, as PNG sources (notebook 01 and the explorer).
 
 Figures are plain `plotly.graph_objects.Figure`s rendered with the "plotly_mimetype" renderer:
 interactive in JupyterLab, stored as JSON in executed notebooks, and drawn in the HTML report
-(`ssl_lib.reproduce.notebook_to_html` adds the HTML and one shared plotly.min.js).
+(`ssl_lib.lab.html_report` adds one shared plotly.min.js); `ssl_lib.lab.session.start` sets the
+renderer up.
 """
 
 from __future__ import annotations
@@ -11,14 +12,6 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor
-
-
-def setup(template: str = "plotly_white") -> None:
-    """Use the mimetype renderer (JupyterLab, VS Code, the report) and a light template."""
-    import plotly.io as pio
-
-    pio.renderers.default = "plotly_mimetype"
-    pio.templates.default = template
 
 
 def _to_uint8_hwc(images: Tensor, size: int) -> np.ndarray:
