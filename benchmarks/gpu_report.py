@@ -54,7 +54,7 @@ def cuda_tests(device: str, smoke: bool) -> dict:
     """The tests that need a GPU, and the compiled-step tests, through pytest (if installed)."""
     if importlib.util.find_spec("pytest") is None:
         return dict(status="skipped", reason="pytest is not installed")
-    tests = ["tests/test_train_step.py", "tests/test_data_synthetic.py"]
+    tests = ["tests/train/test_engine_step.py", "tests/data/test_synthetic.py"]
     args = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-o", "addopts=", *tests]
     if smoke:
         args += ["-k", "cuda or graph_break"]

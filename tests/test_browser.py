@@ -165,7 +165,7 @@ def test_the_html_report_opens_with_no_network_request(tmp_path):
     from playwright.sync_api import sync_playwright
 
     from ssl_lib.lab.html_report import write_report
-    from test_html_report import executed_notebook
+    from tests.lab.test_html_report import executed_notebook
 
     executed = executed_notebook(tmp_path / "01_demo.ipynb")
     index = write_report(tmp_path, {"run": {"profile": "smoke", "notebooks": [

@@ -104,3 +104,29 @@ def test_library_lines_fit_in_120_columns():
     long = [f"{path.relative_to(ROOT.parent)}:{number}" for path in sorted(ROOT.rglob("*.py"))
             for number, line in enumerate(path.read_text().splitlines(), 1) if len(line) > 120]
     assert not long, f"lines over 120 characters: {long}"
+
+
+# Tests that are about the repository as a whole rather than one module.
+CROSS_CUTTING = {"test_layout", "test_readme", "test_notebooks", "test_browser", "test_fidelity_authors"}
+
+
+def test_tests_mirror_the_package():
+    """tests/<package>/test_<module>[_<aspect>].py for ssl_lib/<package>/<module>.py (tests/benchmarks
+    for the benchmark scripts); at the top, the commands' tests and the cross-cutting ones."""
+    tests = ROOT.parent / "tests"
+    stray = []
+    for path in sorted(tests.rglob("test_*.py")):
+        folder = path.parent.relative_to(tests)
+        if folder == Path("."):
+            modules = {p.stem for p in ROOT.glob("*.py")} - {"__init__"}
+            if path.stem not in CROSS_CUTTING and path.stem[5:] not in modules:
+                stray.append(str(path.relative_to(tests)))
+            continue
+        if folder.parts[0] == "benchmarks":
+            continue
+        package = ROOT / folder
+        modules = {p.stem for p in package.glob("*.py")} - {"__init__"} if package.is_dir() else set()
+        name = path.stem[5:]
+        if not any(name == m or name.startswith(m + "_") for m in modules):
+            stray.append(str(path.relative_to(tests)))
+    assert not stray, f"test files that mirror no module: {stray}"

@@ -64,7 +64,7 @@ def gather_with_grad(x: Tensor) -> Tensor:
 
     # Recent torch (2.14 here) marks this public op deprecated in favour of the private
     # `torch.distributed._functional_collectives.all_gather_single`; we stay on the public op
-    # across our supported range (torch >= 2.4), and tests/test_distributed.py pins its gradient.
+    # across our supported range (torch >= 2.4), and tests/utils/test_distributed.py pins its gradient.
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=r"torch\.distributed\.nn\.functional\.all_gather is deprecated",
                                 category=FutureWarning)

@@ -177,7 +177,7 @@ def test_real_dataset_path_stl10_train_plus_unlabeled(tmp_path, monkeypatch):
     import numpy as np
 
     from ssl_lib.train import engine
-    from test_data_datasets import write_atomic
+    from tests.data.test_datasets import write_atomic
 
     rng = np.random.default_rng(0)
     folder = tmp_path / "data" / "stl10_binary"

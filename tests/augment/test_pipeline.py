@@ -8,7 +8,7 @@ import torchvision.transforms.v2 as T
 from scipy import stats
 
 from ssl_lib.augment import RECIPES, AugmentConfig, recipe, with_settings
-from tv_reference import reference_views, structured_images
+from tests.augment.tv_reference import reference_views, structured_images
 
 TOL = 1e-4
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])

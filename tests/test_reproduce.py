@@ -4,7 +4,7 @@ exit 2, a failed run exit 1, before any notebook starts."""
 import pytest
 
 from ssl_lib.lab import runner as R
-from test_runner import write_notebook
+from tests.lab.test_runner import write_notebook
 
 
 def run_main(argv, capsys) -> tuple[int, str]:

@@ -6,7 +6,7 @@ import torchvision.transforms.v2.functional as TF
 
 from ssl_lib.augment import functional as F
 from ssl_lib.utils.checks import check_images
-from tv_reference import structured_images
+from tests.augment.tv_reference import structured_images
 
 TOL = 1e-4
 

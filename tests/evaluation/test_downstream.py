@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from ssl_lib.evaluation.downstream import PAPER_SETS, DownstreamData, carve, downstream_table, load_downstream
-from test_data_datasets import write_cifar
+from tests.data.test_datasets import write_cifar
 
 
 def test_carve_is_a_fixed_disjoint_cover():
@@ -77,7 +77,7 @@ def test_downstream_tables_probe_each_run_once(tmp_path, monkeypatch):
 
 
 def test_mit67_is_a_downstream_set_with_a_validation_split_carved_from_train(tmp_path):
-    from test_data_datasets import write_mit67
+    from tests.data.test_datasets import write_mit67
 
     train = [f"{c}/{c[0]}{i}.jpg" for c in ("bakery", "kitchen") for i in range(10)]
     write_mit67(tmp_path, {"train": train, "test": ["bakery/t1.jpg", "kitchen/t2.jpg"]})

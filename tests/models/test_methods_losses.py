@@ -22,7 +22,7 @@ from torch.testing import assert_close
 from ssl_lib.augment import AugParams, augself_targets
 from ssl_lib.models import losses
 from ssl_lib.models.backbones import make_backbone
-from test_methods import batch as views  # two SimCLR views of random images and their params
+from tests.models.test_methods import batch as views  # two SimCLR views of random images and their params
 from ssl_lib.models.compose import build_model
 from ssl_lib.models.feature_aug import feature_aug_factory
 from ssl_lib.models.methods import METHODS, build_method

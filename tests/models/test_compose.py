@@ -11,7 +11,7 @@ from ssl_lib.models.compose import build_model
 from ssl_lib.models.heads import Projector
 from ssl_lib.models.methods import METHODS
 from ssl_lib.train.config import TrainConfig
-from test_method_losses import hand_features, reference_loss
+from tests.models.test_methods_losses import hand_features, reference_loss
 
 SMALL = dict(backbone_width=8, proj_hidden=32, proj_dim=16, pred_hidden=16, queue_size=64, augself_hidden=16,
              cassle_depth=2, cassle_width=8, n_train=256, batch_size=8)

@@ -15,7 +15,7 @@ import pytest
 
 from ssl_lib.data import fetch as F
 from ssl_lib.data import load_dataset
-from test_data_datasets import write_cifar
+from tests.data.test_datasets import write_cifar
 
 
 class Files(BaseHTTPRequestHandler):

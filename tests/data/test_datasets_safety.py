@@ -6,7 +6,7 @@ import pytest
 
 from ssl_lib.data import DatasetNotFoundError, load_dataset
 from ssl_lib.data.datasets import UnverifiedPickleWarning
-from test_data_datasets import write_atomic, write_cifar
+from tests.data.test_datasets import write_atomic, write_cifar
 
 BATCHES = [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]
 
