@@ -10,14 +10,15 @@ from ssl_lib.teaching import augself
 from ssl_lib.models.augself import AugSelfHeads
 
 
-def _params(n=6, seed=0, name="simclr"):
+def view_params(n=6, seed=0, name="simclr"):
+    """Two views' parameters for n images of 32 px, drawn by recipe `name` (seeded)."""
     generator = torch.Generator().manual_seed(seed)
     pipeline = recipe(name, 32)
     return pipeline.sample(n, (32, 32), generator=generator), pipeline.sample(n, (32, 32), generator=generator)
 
 
 def test_augself_target_table_by_hand():
-    p1, p2 = _params()
+    p1, p2 = view_params()
     crop = augself.augself_target_table(p1, p2, "crop")
     for part, params in (("view 1", p1), ("view 2", p2)):
         top, left, h, w = params.crop_box.double().numpy().T
@@ -41,7 +42,7 @@ def test_augself_target_table_by_hand():
 @pytest.mark.parametrize("training", [True, False])
 def test_augself_breakdown_matches_group_losses(training):
     torch.manual_seed(0)
-    p1, p2 = _params()
+    p1, p2 = view_params()
     heads = AugSelfHeads(5, {"crop": 1.0, "color": 1.0}, hidden=16)
     heads(torch.randn(6, 5), torch.randn(6, 5), p1, p2)  # move the running statistics off their init
     heads.eval()

@@ -6,20 +6,14 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from ssl_lib.augment import recipe
-from ssl_lib.teaching import cassle
 from ssl_lib.models.cassle import ConditionedProjector
-
-
-def _params(n=6, seed=0, name="simclr"):
-    generator = torch.Generator().manual_seed(seed)
-    pipeline = recipe(name, 32)
-    return pipeline.sample(n, (32, 32), generator=generator), pipeline.sample(n, (32, 32), generator=generator)
+from ssl_lib.teaching import cassle
+from tests.teaching.test_augself import view_params
 
 
 def test_conditioning_effect_by_hand():
     torch.manual_seed(0)
-    p1, _ = _params()
+    p1, _ = view_params()
     projector = ConditionedProjector(5, 16, 4, 2, False, depth=2, width=8).eval()
     y = torch.randn(6, 5)
     table = cassle.conditioning_effect(projector, y, p1, shift=2, training=False)
