@@ -72,7 +72,7 @@ def _one_step(device, model, pipelines, step, optimizer, batch, generator, progr
     _sync(device)
     augmented = time.perf_counter()
     del views
-    loss = step(batch, *params)["loss"]
+    loss = step(batch, *params).loss
     optimizer.zero_grad(set_to_none=True)
     loss.float().backward()
     optimizer.step()

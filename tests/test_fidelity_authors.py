@@ -138,7 +138,7 @@ def test_augself_pairs_features_as_the_authors(name):
     d21 = [authors_crop_target(boxes2[i], boxes1[i], source, bool(p2.flip[i])) for i in range(8)]
     target = torch.tensor(d12 + d21)
     expected = F.mse_loss(torch.tanh(model.augself.heads["crop"](rows)), target)
-    assert_close(out["augself_crop"], expected)
+    assert_close(out.augself["crop"], expected)
 
 
 # ----- 3. AugSelf blur and solarize ----------------------------------------------------------

@@ -72,7 +72,7 @@ def step_seconds(cfg: TrainConfig, steps: int = 2) -> float:
         sync()
         start = time.perf_counter()
         params = [p.sample(cfg.batch_size, images.shape[-2:], runtime.device, generator) for p in pipelines]
-        loss = step(images, *params)["loss"]
+        loss = step(images, *params).loss
         optimizer.zero_grad(set_to_none=True)
         loss.float().backward()
         optimizer.step()

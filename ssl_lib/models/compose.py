@@ -10,6 +10,8 @@ With all three off the model is the plain method, parameter for parameter (same 
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 from torch import Tensor, nn
 
 from ssl_lib.augment import AugParams
@@ -19,11 +21,33 @@ from ssl_lib.models.cassle import cassle_projector_factory
 from ssl_lib.models.config import ModelConfig
 from ssl_lib.models.feature_aug import feature_aug_factory
 from ssl_lib.models.heads import plain_projector
-from ssl_lib.models.methods import build_method
+from ssl_lib.models.methods import MethodOutput, build_method
+
+
+@dataclass
+class ModelOutput:
+    """What an `SSLModel` returns for B view pairs.
+
+    Attributes:
+        loss: the scalar to minimise, ``ssl_loss`` + sum_g lambda_g * augself[g].
+        ssl_loss: the method's own loss (feature augmentation's terms included).
+        augself: AugSelf's unweighted loss per group ({} without AugSelf heads).
+        method: the method's output (its features y1, y2 and momentum features).
+    """
+
+    loss: Tensor
+    ssl_loss: Tensor
+    method: MethodOutput
+    augself: dict[str, Tensor] = field(default_factory=dict)
+
+    def terms(self) -> dict[str, Tensor]:
+        """The loss terms a training run logs per epoch, by their metric names: ``ssl_loss`` and
+        ``augself_<group>`` for each AugSelf group (the total is logged as ``loss``)."""
+        return {"ssl_loss": self.ssl_loss, **{f"augself_{group}": value for group, value in self.augself.items()}}
 
 
 class SSLModel(nn.Module):
-    """forward(views1, views2, params1, params2) -> dict(loss, ssl_loss, augself_*, y1, y2, ...)."""
+    """forward(views1, views2, params1, params2) -> `ModelOutput` (loss, ssl_loss, augself, method)."""
 
     def __init__(self, method: nn.Module, augself: AugSelfHeads | None = None):
         super().__init__()
@@ -37,18 +61,15 @@ class SSLModel(nn.Module):
     def update_target(self, progress: float) -> None:
         self.method.update_target(progress)
 
-    def forward(self, views1: Tensor, views2: Tensor, params1: AugParams, params2: AugParams) -> dict:
+    def forward(self, views1: Tensor, views2: Tensor, params1: AugParams, params2: AugParams) -> ModelOutput:
         out = self.method(views1, views2, params1, params2)
-        out["ssl_loss"] = out["loss"]
-        if self.augself is not None:
-            # As the authors' trainers: MoCo pairs the online y1 with the momentum y2 (no gradient
-            # through it); BYOL, SimSiam and SimCLR with the online y2 (`augself_pairs_target`).
-            use_target = getattr(self.method, "augself_pairs_target", False) and out["y2_target"] is not None
-            y2 = out["y2_target"] if use_target else out["y2"]
-            aux, per_group = self.augself(out["y1"], y2, params1, params2)
-            out["loss"] = out["loss"] + aux
-            out.update({f"augself_{group}": value for group, value in per_group.items()})
-        return out
+        if self.augself is None:
+            return ModelOutput(out.loss, out.loss, out)
+        # As the authors' trainers: MoCo pairs the online y1 with the momentum y2 (no gradient
+        # through it); BYOL, SimSiam and SimCLR with the online y2 (`augself_pairs_target`).
+        use_target = getattr(self.method, "augself_pairs_target", False) and out.y2_target is not None
+        aux, per_group = self.augself(out.y1, out.y2_target if use_target else out.y2, params1, params2)
+        return ModelOutput(out.loss + aux, out.loss, out, per_group)
 
 
 def build_model(cfg: ModelConfig) -> SSLModel:

@@ -28,6 +28,24 @@ from torch import Tensor, nn
 from ssl_lib.models import losses
 from ssl_lib.augment import AugParams
 from ssl_lib.models.heads import mlp, plain_projector
+
+
+@dataclass
+class MethodOutput:
+    """What a method's forward returns for B view pairs.
+
+    Attributes:
+        loss: scalar tensor to minimise (with feature augmentation's terms, when on).
+        y1, y2: (B, C) online backbone features of each view.
+        y1_target, y2_target: (B, C) momentum-backbone features (no gradient), or None for a
+            method without a momentum encoder.
+    """
+
+    loss: Tensor
+    y1: Tensor
+    y2: Tensor
+    y1_target: Tensor | None = None
+    y2_target: Tensor | None = None
 from ssl_lib.utils.distributed import gather_with_grad, is_distributed
 
 
@@ -66,10 +84,8 @@ class SSLMethod(nn.Module):
     Subclasses add their own modules in `build_heads`, which runs before the feature augmenter
     is built, so a method with feature augmentation off is initialised exactly as the plain one.
 
-    forward(views1, views2, params1, params2) returns a dict with
-        loss: scalar tensor to minimise;
-        y1, y2: online backbone features (B, D) of each view;
-        y1_target, y2_target: momentum-backbone features (no grad) or None.
+    forward(views1, views2, params1, params2) returns a `MethodOutput` (loss, online features y1,
+    y2 and momentum features y1_target, y2_target or None).
     """
 
     has_target = False
@@ -146,7 +162,7 @@ class PairLossMethod(SSLMethod):
         loss = self.pair_loss(z1, z2)
         if self.feature_aug is not None:
             loss = loss + self.feature_aug.positive_loss(self.pair_loss, (z1, z2), (z1, z2))
-        return dict(loss=loss, y1=y1, y2=y2, y1_target=None, y2_target=None)
+        return MethodOutput(loss, y1, y2)
 
 
 class SimCLR(PairLossMethod):
@@ -177,7 +193,7 @@ class MoCoV2(MomentumMethod):
             loss = loss + self.feature_aug.positive_loss(pair, (q1, q2), (k1, k2))
         if self.training:
             self._enqueue(torch.cat([k1, k2]))
-        return dict(loss=loss, y1=y1, y2=y2, y1_target=y1_t, y2_target=y2_t)
+        return MethodOutput(loss, y1, y2, y1_t, y2_t)
 
     @torch.no_grad()
     def _enqueue(self, keys: Tensor) -> None:
@@ -208,7 +224,7 @@ class BYOL(MomentumMethod):
         loss = pair(p1, t2) + pair(p2, t1)
         if self.feature_aug is not None:
             loss = loss + self.feature_aug.predictor_loss(pair, self.predictor, (z1, z2), (p1, p2), (t1, t2))
-        return dict(loss=loss, y1=y1, y2=y2, y1_target=y1_t, y2_target=y2_t)
+        return MethodOutput(loss, y1, y2, y1_t, y2_t)
 
 
 class SimSiam(SSLMethod):
@@ -224,7 +240,7 @@ class SimSiam(SSLMethod):
         loss = pair(p1, t2) + pair(p2, t1)
         if self.feature_aug is not None:
             loss = loss + self.feature_aug.predictor_loss(pair, self.predictor, (z1, z2), (p1, p2), (t1, t2))
-        return dict(loss=loss, y1=y1, y2=y2, y1_target=None, y2_target=None)
+        return MethodOutput(loss, y1, y2)
 
 
 class BarlowTwins(PairLossMethod):

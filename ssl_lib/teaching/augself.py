@@ -21,7 +21,7 @@ from ssl_lib.data import make_synthetic
 from ssl_lib.evaluation.probes import r2_score
 from ssl_lib.evaluation.transfer import headline
 from ssl_lib.train.engine import view_pipelines
-from ssl_lib.teaching.one_batch import Batch, example_batch, kept_as_is, model_losses, project_views
+from ssl_lib.teaching.one_batch import Batch, example_batch, kept_as_is, model_losses, model_output, project_views
 
 # This module's own functions, then what its notebook uses from the rest of the library (re-exported).
 __all__ = [
@@ -117,7 +117,7 @@ def augself_one_batch(model: nn.Module, batch: Batch, training: bool = True) -> 
     Returns:
         table: the `augself_breakdown` table;
         per_group: one row per group: ``weight`` lambda_g, ``by hand`` (the mean squared error
-            of the table), ``model`` (the model's own ``augself_<group>`` on the batch) and
+            of the table), ``model`` (the model's own loss for the group, `ModelOutput.augself`) and
             ``predicting 0`` (mean target^2: the loss of a head that always says "no difference").
     """
     if getattr(model, "augself", None) is None:
@@ -126,9 +126,9 @@ def augself_one_batch(model: nn.Module, batch: Batch, training: bool = True) -> 
         raise ValueError("augself_one_batch pairs the online features; this method has a momentum encoder")
     y = project_views(model, batch, training)
     table, by_hand = augself_breakdown(model.augself, y["y1"], y["y2"], batch.params1, batch.params2, training)
-    losses = model_losses(model, batch, training)
+    per_model = model_output(model, batch, training).augself
     per_group = pd.DataFrame({group: {"weight": model.augself.weights[group], "by hand": value,
-                                      "model": losses[f"augself_{group}"],
+                                      "model": float(per_model[group]),
                                       "predicting 0": float((table.target[table.group == group] ** 2).mean())}
                               for group, value in by_hand.items()}).T.rename_axis("group")
     return table, per_group

@@ -91,11 +91,15 @@ def project_views(model: nn.Module, batch: Batch, training: bool = True) -> dict
 
 
 @torch.no_grad()
-def model_losses(model: nn.Module, batch: Batch, training: bool = True) -> dict[str, float]:
-    """The scalar terms of the model's forward pass on the batch (``loss``, ``ssl_loss`` and
-    each ``augself_<group>``), as floats; no gradient, mode and running statistics kept as
-    `project_views` keeps them."""
+def model_output(model: nn.Module, batch: Batch, training: bool = True):
+    """The model's forward pass on the batch (an `ssl_lib.models.compose.ModelOutput`), with no
+    gradient; mode and running statistics kept as `project_views` keeps them."""
     with kept_as_is(model, training):
-        out = model(batch.views1, batch.views2, batch.params1, batch.params2)
-    return {key: float(value) for key, value in out.items()
-            if key in ("loss", "ssl_loss") or key.startswith("augself_")}
+        return model(batch.views1, batch.views2, batch.params1, batch.params2)
+
+
+def model_losses(model: nn.Module, batch: Batch, training: bool = True) -> dict[str, float]:
+    """The scalar terms of the model's forward pass on the batch, as floats: ``loss`` and the
+    terms a run logs (``ssl_loss``, ``augself_<group>``; `ModelOutput.terms`)."""
+    out = model_output(model, batch, training)
+    return {"loss": float(out.loss), **{key: float(value) for key, value in out.terms().items()}}

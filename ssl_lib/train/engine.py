@@ -152,7 +152,7 @@ class TrainStep(nn.Module):
     """The part of a training step after the parameters are drawn, one graph when compiled.
 
     forward(images (B, 3, H, W) uint8 or float in [0, 1], params1, params2: AugParams (B rows))
-    -> the model's output dict (loss, ssl_loss, augself_*, y1, y2, ...): both views rendered
+    -> the model's `ModelOutput` (loss, ssl_loss, augself, method): both views rendered
     with their drawn parameters (float32), then the model under `autocast_dtype` autocast.
     Sampling stays outside: it advances the seeded generator, whose state a checkpoint saves.
     """
@@ -274,7 +274,7 @@ def _run_epoch(loop: _Loop, epoch: int, step: int, run: RunDir) -> tuple[dict, i
         for group in loop.optimizer.param_groups:
             group["lr"] = loop.lr * warmup_cosine(step, loop.total_steps, int(cfg.warmup_epochs * steps_per_epoch))
         out = loop.step_fn(images, params1, params2)
-        loss = out["loss"].float()
+        loss = out.loss.float()
         newly_bad = ~torch.isfinite(loss) & (first_bad < 0)
         first_bad = torch.where(newly_bad, step, first_bad)
         bad_loss = torch.where(newly_bad, loss.detach(), bad_loss)
@@ -284,9 +284,8 @@ def _run_epoch(loop: _Loop, epoch: int, step: int, run: RunDir) -> tuple[dict, i
         step += 1
         loop.method.update_target(step / loop.total_steps)
         loss_sum += loss.detach()
-        for key, value in out.items():
-            if key == "ssl_loss" or key.startswith("augself_"):
-                part_sums[key] = part_sums.get(key, 0.0) + value.detach().float()
+        for key, value in out.terms().items():
+            part_sums[key] = part_sums.get(key, 0.0) + value.detach().float()
 
     bad_step = int(first_bad.item())  # the epoch's one wait on the device for the guard
     if bad_step >= 0:

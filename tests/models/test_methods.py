@@ -26,10 +26,10 @@ def test_loss_is_finite_and_gradients_reach_the_backbone(name):
     torch.manual_seed(0)
     model = build_method(name, make_backbone("small_cnn", width=8), **SMALL_HEADS)
     out = model(*batch())
-    assert out["loss"].ndim == 0 and torch.isfinite(out["loss"])
-    assert out["y1"].shape == out["y2"].shape == (8, 64)
-    assert (out["y1_target"] is None) == (not model.has_target)
-    out["loss"].backward()
+    assert out.loss.ndim == 0 and torch.isfinite(out.loss)
+    assert out.y1.shape == out.y2.shape == (8, 64)
+    assert (out.y1_target is None) == (not model.has_target)
+    out.loss.backward()
     grads = [p.grad for p in model.backbone.parameters()]
     assert all(g is not None and torch.isfinite(g).all() for g in grads)
     assert sum(g.abs().sum() for g in grads) > 0
@@ -42,9 +42,9 @@ def test_training_steps_lower_the_simclr_loss_on_a_fixed_batch():
     model = build_method("simclr", make_backbone("small_cnn", width=8), **SMALL_HEADS)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
     data = batch(32)
-    first = model(*data)["loss"].item()
+    first = model(*data).loss.item()
     for _ in range(15):
-        loss = model(*data)["loss"]
+        loss = model(*data).loss
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()

@@ -168,23 +168,23 @@ def test_loss_and_gradients_equal_the_papers_formula(name):
     method, data = build(name), views()
     queue = method.queue.clone() if name == "mocov2" else None  # before the forward enqueues
     out = method(*data)
-    got = online_grads(method, out["loss"])
+    got = online_grads(method, out.loss)
 
     y, z, yt, zt = hand_features(method, data)
     expected = reference_loss(name, method, z, zt, queue)
-    assert_close(out["loss"], expected)
-    assert_close(torch.cat([out["y1"], out["y2"]]), y)
+    assert_close(out.loss, expected)
+    assert_close(torch.cat([out.y1, out.y2]), y)
     if name in MOMENTUM:
-        assert_close(torch.cat([out["y1_target"], out["y2_target"]]), yt)
+        assert_close(torch.cat([out.y1_target, out.y2_target]), yt)
     else:
-        assert out["y1_target"] is None and out["y2_target"] is None
+        assert out.y1_target is None and out.y2_target is None
     assert_same_grads(got, online_grads(method, expected))
 
 
 def test_encoding_the_views_separately_would_change_the_loss():
     """The reference's one-pass encoding matters: BatchNorm statistics over both views."""
     method, data = build("simclr"), views()
-    loss = method(*data)["loss"]
+    loss = method(*data).loss
     v1, v2, p1, p2 = data
     z1 = method.projector(method.backbone(v1), p1)
     z2 = method.projector(method.backbone(v2), p2)
@@ -208,7 +208,7 @@ def test_gradient_into_the_projections_follows_the_papers_stop_gradient(name):
     method, data = build(name), views()
     queue = method.queue.clone() if name == "mocov2" else None
     captured = capture_projections(method)
-    method(*data)["loss"].backward()
+    method(*data).loss.backward()
     z = captured[0]
     _, _, _, zt = hand_features(method, data)
     leaf = z.detach().clone().requires_grad_(True)
@@ -226,14 +226,14 @@ def test_momentum_target_gets_no_gradient_and_enters_the_loss_by_value(name):
     targets = []
     method.target_projector.register_forward_hook(lambda m, i, o: targets.append(o))
     out = method(*data)
-    out["loss"].backward()
+    out.loss.backward()
     assert targets and not targets[0].requires_grad
-    assert not out["y1_target"].requires_grad and not out["y2_target"].requires_grad
+    assert not out.y1_target.requires_grad and not out.y2_target.requires_grad
     for module in (method.target_backbone, method.target_projector):
         assert all(p.grad is None for p in module.parameters())
     assert sum(p.grad.abs().sum() for p in method.backbone.parameters()) > 0
     move_target(twin)  # other target weights, same online weights, same queue: another loss
-    assert (twin(*data)["loss"] - out["loss"]).abs() > 1e-4
+    assert (twin(*data).loss - out.loss).abs() > 1e-4
 
 
 # ----- feature augmentation -----
@@ -245,14 +245,14 @@ def test_feature_augmentation_adds_the_documented_weighted_term(name, arrangemen
     method, data = with_fa(name, stop_grad, arrangement), views()
     queue = method.queue.clone() if name == "mocov2" else None
     out = method(*data)
-    got = online_grads(method, out["loss"])
+    got = online_grads(method, out.loss)
 
     _, z, _, zt = hand_features(method, data)
     fa = (stop_grad, arrangement)
     expected = reference_loss(name, method, z, zt, queue, fa=fa)
     base = reference_loss(name, method, z, zt, queue)
     assert (expected - base).abs() > 1e-3  # the extra term is there
-    assert_close(out["loss"], expected)
+    assert_close(out.loss, expected)
     if name in ("byol", "simsiam"):  # the two arrangements give different losses
         other = "parallel" if arrangement == "basic" else "basic"
         swapped = reference_loss(name, method, z, zt, fa=(stop_grad, other))
@@ -269,7 +269,7 @@ def check_fa_gradient(name, method, data, stop_grad, arrangement):
     """dLoss/dz equals the hand graph's with FA's source detached iff stop_grad, and differs
     from the graph with the opposite choice."""
     captured = capture_projections(method)
-    method(*data)["loss"].backward()
+    method(*data).loss.backward()
     z = captured[0]
     _, _, _, zt = hand_features(method, data)
     leaf = z.detach().clone().requires_grad_(True)
@@ -332,5 +332,5 @@ def test_augself_pairs_online_y1_with_the_momentum_y2_or_the_online_y2(name):
         wrong = crop_loss_by_hand(head, y1, y1, p1, p2)  # any other partner: the check can fail
     expected = crop_loss_by_hand(head, y1, partner, p1, p2)
     assert (expected - wrong).abs() > 1e-4
-    assert_close(out["augself_crop"], expected)
-    assert_close(out["loss"], out["ssl_loss"] + 1.0 * expected)  # crop's default weight
+    assert_close(out.augself["crop"], expected)
+    assert_close(out.loss, out.ssl_loss + 1.0 * expected)  # crop's default weight

@@ -23,7 +23,7 @@ def test_project_views_gives_the_models_loss_and_leaves_it_as_it_was():
     assert not model.training and all(torch.equal(before[k], v) for k, v in model.state_dict().items())
     model.train()
     with torch.no_grad():
-        loss = model(batch.views1, batch.views2, batch.params1, batch.params2)["loss"]
+        loss = model(batch.views1, batch.views2, batch.params1, batch.params2).loss
     assert float(contrastive.nt_xent_terms(out["z1"], out["z2"], model.method.spec.temperature).mean()) == \
         pytest.approx(float(loss), abs=1e-5)
     check = contrastive.nt_xent_check(model, batch)

@@ -123,7 +123,7 @@ def test_nan_loss_stops_with_a_clear_error_and_keeps_the_last_checkpoint(tmp_pat
         out = original(self, *args)
         calls[0] += 1
         if calls[0] > 4:  # epoch 2 of 3 steps per epoch
-            out["loss"] = out["loss"] * float("nan")
+            out.loss = out.loss * float("nan")
         return out
 
     monkeypatch.setattr(methods.SimCLR, "forward", forward)

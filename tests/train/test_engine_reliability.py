@@ -68,7 +68,7 @@ def test_a_nan_loss_before_any_checkpoint_names_no_checkpoint(tmp_path, monkeypa
 
     def forward(self, *args):
         out = original(self, *args)
-        out["loss"] = out["loss"] * float("nan")
+        out.loss = out.loss * float("nan")
         return out
 
     monkeypatch.setattr(methods.SimCLR, "forward", forward)

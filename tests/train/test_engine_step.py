@@ -51,12 +51,12 @@ def test_the_step_compiles_to_one_graph_with_its_backward_and_equals_the_eager_s
     compiled = torch.compile(TrainStep(compiled_model, pipelines), fullgraph=True, backend="aot_eager")
     torch.manual_seed(1)  # feature augmentation draws its noise from the global stream
     out_compiled = compiled(images, params1, params2)
-    out_compiled["loss"].backward()
+    out_compiled.loss.backward()
     torch.manual_seed(1)
     out_eager = TrainStep(eager_model, pipelines)(images, params1, params2)
-    out_eager["loss"].backward()
+    out_eager.loss.backward()
 
-    torch.testing.assert_close(out_compiled["loss"], out_eager["loss"], rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(out_compiled.loss, out_eager.loss, rtol=1e-4, atol=1e-5)
     grads_c, grads_e = _grads(compiled_model), _grads(eager_model)
     assert grads_c.keys() == grads_e.keys() and grads_c
     for key in grads_e:
@@ -101,7 +101,7 @@ def test_cuda_training_steps_never_sync_with_the_host(name, tmp_path):
             torch.cuda.set_sync_debug_mode("error")
         try:
             params = [p.sample(cfg.batch_size, images.shape[-2:], "cuda", generator) for p in pipelines]
-            loss = step(images, *params)["loss"].float()
+            loss = step(images, *params).loss.float()
             first_bad = torch.where(~torch.isfinite(loss) & (first_bad < 0), i, first_bad)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
