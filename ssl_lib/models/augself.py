@@ -16,6 +16,8 @@ sum_g lambda_g L_g with, as the authors' trainers.py (each op declares its loss 
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
@@ -52,6 +54,27 @@ def parse_groups(spec) -> dict[str, float]:
             raise ValueError(f"AugSelf weight for {name!r} must be >= 0, got {weight}")
         weights[name] = float(weight)
     return weights
+
+
+@dataclass(frozen=True)
+class AugSelfSettings:
+    """AugSelf's part of a model: {group: loss weight lambda_g} (parsed from "crop,color" or
+    "crop:1.0,color:0.5" by `parse_groups`) and the heads' hidden width. ModelConfig's flat fields
+    augself and augself_hidden."""
+
+    weights: dict = field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
+    hidden: int = 512
+
+    def __post_init__(self):
+        object.__setattr__(self, "weights", parse_groups(self.weights))
+        if not self.weights:
+            raise ValueError("AugSelf needs at least one group")
+        if self.hidden < 1:
+            raise ValueError(f"AugSelf's hidden width must be >= 1, got {self.hidden}")
+
+    def heads(self, feature_dim: int) -> "AugSelfHeads":
+        """The per-group heads on backbone features of width `feature_dim`."""
+        return AugSelfHeads(feature_dim, self.weights, self.hidden)
 
 
 def _head(in_dim: int, width: int, out_dim: int) -> nn.Sequential:

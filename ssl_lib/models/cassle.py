@@ -29,6 +29,8 @@ Linear(no bias)-BN-ReLU of `width`, then Linear(no bias)-BatchNorm1d(affine) wit
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 from torch import Tensor, nn
 
@@ -38,6 +40,37 @@ from ssl_lib.models.heads import Block, build_mlp, hidden_block, mlp
 
 INJECTIONS = ("concat", "add", "mul", "hyper", "lowrank")
 DESCRIPTOR_MODES = ("matched", "shuffled")
+
+
+@dataclass(frozen=True)
+class CassleSettings:
+    """CASSLE's part of a model: which descriptor keys condition the projector, how the encoded
+    descriptor is injected, the descriptor encoder's depth and width, and whether each view gets
+    its own descriptor ("matched") or another view's ("shuffled", the control). ModelConfig's flat
+    fields cassle_keys, cassle_injection, cassle_depth, cassle_width, cassle_descriptors."""
+
+    keys: tuple[str, ...] = DEFAULT_DESCRIPTOR_KEYS
+    injection: str = "concat"
+    depth: int = 6
+    width: int = 64
+    descriptors: str = "matched"
+
+    def __post_init__(self):
+        if self.injection not in INJECTIONS:
+            raise ValueError(f"unknown CASSLE injection {self.injection!r}; known: {list(INJECTIONS)}")
+        if self.descriptors not in DESCRIPTOR_MODES:
+            raise ValueError(f"unknown CASSLE descriptors mode {self.descriptors!r}; known: {list(DESCRIPTOR_MODES)}")
+        if self.depth < 1 or self.width < 1:
+            raise ValueError(f"CASSLE encoder depth and width must be >= 1, got {self.depth}, {self.width}")
+        object.__setattr__(self, "keys", validate_descriptor_keys(self.keys))
+
+    def projector_factory(self):
+        """A projector factory for `ssl_lib.models.methods.build_method` that builds
+        ConditionedProjectors with these settings."""
+        def factory(in_dim, hidden, out_dim, layers, bn_last):
+            return ConditionedProjector(in_dim, hidden, out_dim, layers, bn_last, self.keys, self.injection, self.depth,
+                                        self.width, self.descriptors)
+        return factory
 
 
 def augmentation_encoder(in_dim: int, depth: int, width: int, out_dim: int | None = None) -> nn.Sequential:
@@ -58,14 +91,9 @@ class ConditionedProjector(nn.Module):
                  keys=DEFAULT_DESCRIPTOR_KEYS, injection: str = "concat", depth: int = 6, width: int = 64,
                  descriptors: str = "matched"):
         super().__init__()
-        if injection not in INJECTIONS:
-            raise ValueError(f"unknown CASSLE injection {injection!r}; known: {list(INJECTIONS)}")
-        if descriptors not in DESCRIPTOR_MODES:
-            raise ValueError(f"unknown CASSLE descriptors mode {descriptors!r}; known: {list(DESCRIPTOR_MODES)}")
-        if depth < 1 or width < 1:
-            raise ValueError(f"CASSLE encoder depth and width must be >= 1, got {depth}, {width}")
-        self.keys = validate_descriptor_keys(keys)
-        self.injection, self.descriptors = injection, descriptors
+        settings = CassleSettings(tuple(keys) if not isinstance(keys, str) else (keys,), injection, depth, width,
+                                  descriptors)
+        self.keys, self.injection, self.descriptors = settings.keys, injection, descriptors
         d_in = descriptor_dim(self.keys)
         dims = [in_dim] + [hidden] * (layers - 1) + [out_dim]
         if injection == "hyper":
@@ -128,12 +156,3 @@ class ConditionedProjector(nn.Module):
             if index != len(self.layer_sizes) - 1:
                 h = torch.relu(h)
         return h.squeeze(1)
-
-
-def cassle_projector_factory(keys=DEFAULT_DESCRIPTOR_KEYS, injection="concat", depth=6, width=64,
-                             descriptors="matched"):
-    """A projector factory for `ssl_lib.models.methods.build_method` that builds ConditionedProjectors."""
-    def factory(in_dim, hidden, out_dim, layers, bn_last):
-        return ConditionedProjector(in_dim, hidden, out_dim, layers, bn_last, keys, injection, depth, width,
-                                    descriptors)
-    return factory

@@ -17,9 +17,7 @@ from torch import Tensor, nn
 from ssl_lib.augment import AugParams
 from ssl_lib.models.augself import AugSelfHeads
 from ssl_lib.models.backbones import make_backbone
-from ssl_lib.models.cassle import cassle_projector_factory
 from ssl_lib.models.config import ModelConfig
-from ssl_lib.models.feature_aug import feature_aug_factory
 from ssl_lib.models.heads import plain_projector
 from ssl_lib.models.methods import MethodOutput, build_method
 
@@ -76,17 +74,10 @@ def build_model(cfg: ModelConfig) -> SSLModel:
     """Backbone, method with the config's head sizes, and the enabled augmentation-aware parts."""
     cfg.validate()
     backbone = make_backbone(cfg.backbone, cifar_stem=cfg.cifar_stem, width=cfg.backbone_width)
-    projector = plain_projector
-    if cfg.cassle:
-        projector = cassle_projector_factory(cfg.descriptor_keys(), cfg.cassle_injection, cfg.cassle_depth,
-                                             cfg.cassle_width, cfg.cassle_descriptors)
-    feature_aug = None
-    if cfg.feature_aug:
-        feature_aug = feature_aug_factory(cfg.feature_aug, cfg.fa_strength, cfg.fa_stop_grad, cfg.fa_arrangement,
-                                          cfg.fa_weight)
-    method = build_method(cfg.method, backbone, projector, feature_aug, proj_hidden=cfg.proj_hidden,
-                          proj_dim=cfg.proj_dim, pred_hidden=cfg.pred_hidden, temperature=cfg.temperature,
-                          queue_size=cfg.queue_size, momentum_tau=cfg.momentum_tau, barlow_lambda=cfg.barlow_lambda)
-    groups = cfg.augself_groups()
-    augself = AugSelfHeads(backbone.feature_dim, groups, cfg.augself_hidden) if groups else None
-    return SSLModel(method, augself)
+    cassle, feature_aug, augself = cfg.cassle_settings(), cfg.feature_aug_settings(), cfg.augself_settings()
+    projector = cassle.projector_factory() if cassle else plain_projector
+    method = build_method(cfg.method, backbone, projector, feature_aug.factory() if feature_aug else None,
+                          proj_hidden=cfg.proj_hidden, proj_dim=cfg.proj_dim, pred_hidden=cfg.pred_hidden,
+                          temperature=cfg.temperature, queue_size=cfg.queue_size, momentum_tau=cfg.momentum_tau,
+                          barlow_lambda=cfg.barlow_lambda)
+    return SSLModel(method, augself.heads(backbone.feature_dim) if augself else None)

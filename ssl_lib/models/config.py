@@ -11,10 +11,10 @@ from dataclasses import dataclass
 
 from ssl_lib.augment import DEFAULT_DESCRIPTOR_KEYS
 from ssl_lib.augment.params import validate_descriptor_keys
-from ssl_lib.models.augself import parse_groups
+from ssl_lib.models.augself import AugSelfSettings, parse_groups
 from ssl_lib.models.backbones import BACKBONES
-from ssl_lib.models.cassle import DESCRIPTOR_MODES, INJECTIONS
-from ssl_lib.models.feature_aug import ARRANGEMENTS, OPERATORS
+from ssl_lib.models.cassle import DESCRIPTOR_MODES, INJECTIONS, CassleSettings
+from ssl_lib.models.feature_aug import ARRANGEMENTS, OPERATORS, FeatureAugSettings
 from ssl_lib.models.methods import METHODS
 from ssl_lib.utils.checks import check_field_types
 
@@ -30,7 +30,11 @@ MODEL_REVISION = 2
 class ModelConfig:
     """What is trained: `backbone` (`backbone_width` for small_cnn, `cifar_stem` for ResNets),
     `method` with head sizes and hyper-parameters (None = the method paper's value), and the
-    augmentation-aware components, all off by default (then the model is the plain method)."""
+    augmentation-aware components, all off by default (then the model is the plain method).
+
+    The fields stay flat: they are the CLI flags, the keys of config.json and what names a run
+    folder. Each component reads them as its typed settings (`augself_settings`,
+    `cassle_settings`, `feature_aug_settings`: frozen dataclasses that check themselves)."""
 
     backbone: str = "small_cnn"
     backbone_width: int = 32
@@ -87,7 +91,30 @@ class ModelConfig:
                 raise ValueError(f"{type(self).__name__}.cassle_keys: {error}") from None
         if self.fa_weight < 0 or (self.fa_strength is not None and self.fa_strength < 0):
             raise ValueError(f"{type(self).__name__}.fa_weight and fa_strength must be >= 0")
+        for name, settings in (("cassle", self.cassle_settings), ("feature_aug", self.feature_aug_settings)):
+            try:
+                settings()
+            except ValueError as error:
+                raise ValueError(f"{type(self).__name__}.{name}: {error}") from None
         return self
+
+    def augself_settings(self) -> AugSelfSettings | None:
+        """AugSelf's typed settings, or None when AugSelf is off."""
+        return AugSelfSettings(self.augself_groups(), self.augself_hidden) if self.augself_groups() else None
+
+    def cassle_settings(self) -> CassleSettings | None:
+        """CASSLE's typed settings, or None when CASSLE is off."""
+        if not self.cassle:
+            return None
+        return CassleSettings(self.descriptor_keys(), self.cassle_injection, self.cassle_depth, self.cassle_width,
+                              self.cassle_descriptors)
+
+    def feature_aug_settings(self) -> FeatureAugSettings | None:
+        """Feature augmentation's typed settings, or None when it is off."""
+        if not self.feature_aug:
+            return None
+        return FeatureAugSettings(self.feature_aug, self.fa_strength, self.fa_stop_grad, self.fa_arrangement,
+                                  self.fa_weight)
 
     def augself_groups(self) -> dict[str, float]:
         """AugSelf's {group: loss weight} ({} when AugSelf is off)."""

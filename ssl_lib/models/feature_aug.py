@@ -18,10 +18,12 @@ How a method uses the augmented features FA(z) (our choices where the paper is s
   with z' the stop-gradient or momentum target.
 Here z^ is z.detach() with `stop_grad=True` (the paper: "crucial") and z otherwise.
 The total loss is L_ssl + weight * L_fa. The arrangements live here (`positive_loss`,
-`predictor_loss`); a method receives a `feature_aug_factory` in its constructor and calls them.
+`predictor_loss`); a method receives `FeatureAugSettings.factory()` in its constructor and calls them.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
@@ -106,14 +108,24 @@ class FeatureAugmenter(nn.Module):
         return self.weight * extra
 
 
-def feature_aug_factory(operator: str, strength: float | None = None, stop_grad: bool = True,
-                        arrangement: str = "parallel", weight: float = 1.0):
-    """``dim -> FeatureAugmenter``: the `feature_aug` argument of `ssl_lib.models.methods.build_method`.
+@dataclass(frozen=True)
+class FeatureAugSettings:
+    """Feature augmentation's part of a model: the operator, its strength (None: its default),
+    whether FA's input is detached (stop_grad), the arrangement and the weight of the extra terms.
+    ModelConfig's flat fields feature_aug, fa_strength, fa_stop_grad, fa_arrangement, fa_weight.
+    Checked when made, so a bad value fails before any model is built."""
 
-    Validates the settings now, so a bad value fails before any model is built.
-    """
-    checked_strength(operator, strength, arrangement, weight)
+    operator: str
+    strength: float | None = None
+    stop_grad: bool = True
+    arrangement: str = "parallel"
+    weight: float = 1.0
 
-    def factory(dim: int) -> FeatureAugmenter:
-        return FeatureAugmenter(operator, dim, strength, stop_grad, arrangement, weight)
-    return factory
+    def __post_init__(self):
+        checked_strength(self.operator, self.strength, self.arrangement, self.weight)
+
+    def factory(self):
+        """``dim -> FeatureAugmenter``: the `feature_aug` argument of `ssl_lib.models.methods.build_method`."""
+        def factory(dim: int) -> FeatureAugmenter:
+            return FeatureAugmenter(self.operator, dim, self.strength, self.stop_grad, self.arrangement, self.weight)
+        return factory

@@ -80,7 +80,7 @@ class SSLMethod(nn.Module):
     Components plug in through the constructor, both as factories:
         projector_factory(in_dim, hidden, out_dim, layers, bn_last) -> projector module
             (`ssl_lib.models.heads.plain_projector`, or CASSLE's conditioned projector);
-        feature_aug(dim) -> FeatureAugmenter or None (`ssl_lib.models.feature_aug.feature_aug_factory`).
+        feature_aug(dim) -> FeatureAugmenter or None (`ssl_lib.models.feature_aug.FeatureAugSettings.factory`).
     Subclasses add their own modules in `build_heads`, which runs before the feature augmenter
     is built, so a method with feature augmentation off is initialised exactly as the plain one.
 

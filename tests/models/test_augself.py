@@ -55,3 +55,17 @@ def test_parse_groups():
         parse_groups("crop:-1")
     with pytest.raises(ValueError, match="must be a number"):
         parse_groups("crop:high")
+
+
+def test_augself_settings_parse_the_groups_once_and_build_the_heads():
+    from ssl_lib.models.augself import AugSelfSettings
+    from ssl_lib.models.config import ModelConfig
+
+    settings = AugSelfSettings("crop:0.5,color", hidden=16)
+    assert settings.weights == {"crop": 0.5, "color": 1.0}
+    with pytest.raises(ValueError, match="at least one group"):
+        AugSelfSettings("")
+    assert ModelConfig().augself_settings() is None
+    assert ModelConfig(augself="crop", augself_hidden=16).augself_settings() == AugSelfSettings({"crop": 1.0}, 16)
+    heads = settings.heads(feature_dim=8)
+    assert set(heads.heads) == {"crop", "color"} and heads.weights == settings.weights

@@ -59,3 +59,17 @@ def test_bad_settings_and_missing_params():
     projector = ConditionedProjector(16, 32, 8, 2, False, depth=1, width=4)
     with pytest.raises(ValueError, match="needs the views' AugParams"):
         projector(torch.randn(8, 16), None)
+
+
+def test_cassle_settings_check_themselves_and_come_from_the_flat_config_fields():
+    from ssl_lib.models.cassle import CassleSettings
+    from ssl_lib.models.config import ModelConfig
+
+    with pytest.raises(ValueError, match="injection 'film'"):
+        CassleSettings(injection="film")
+    with pytest.raises(ValueError, match="shear"):
+        CassleSettings(keys=("crop", "shear"))
+    assert CassleSettings(keys=("crop", "blur")).keys == ("blur", "crop")  # CASSLE's sorted layout
+    assert ModelConfig().cassle_settings() is None
+    cfg = ModelConfig(cassle=True, cassle_keys="crop,color", cassle_injection="add", cassle_depth=3)
+    assert cfg.cassle_settings() == CassleSettings(("color", "crop"), "add", 3, 64, "matched")

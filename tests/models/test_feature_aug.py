@@ -57,3 +57,17 @@ def test_bad_settings():
         FeatureAugmenter("noise", 8, arrangement="serial")
     with pytest.raises(ValueError, match="strength"):
         FeatureAugmenter("dropout", 8, strength=1.5)
+
+
+def test_feature_aug_settings_check_themselves_and_come_from_the_flat_config_fields():
+    from ssl_lib.models.config import ModelConfig
+    from ssl_lib.models.feature_aug import FeatureAugSettings
+
+    with pytest.raises(ValueError, match="must lie in \\[0, 1\\)"):
+        FeatureAugSettings("dropout", strength=1.5)
+    with pytest.raises(ValueError, match="feature_aug: .*\\[0, 1\\)"):  # the config names its field
+        ModelConfig(feature_aug="dropout", fa_strength=1.5).validate()
+    assert ModelConfig().feature_aug_settings() is None
+    settings = ModelConfig(feature_aug="noise", fa_stop_grad=False, fa_weight=0.5).feature_aug_settings()
+    assert settings == FeatureAugSettings("noise", None, False, "parallel", 0.5)
+    assert settings.factory()(8).stop_grad is False

@@ -24,7 +24,7 @@ from ssl_lib.models import losses
 from ssl_lib.models.backbones import make_backbone
 from tests.models.test_methods import batch as views  # two SimCLR views of random images and their params
 from ssl_lib.models.compose import build_model
-from ssl_lib.models.feature_aug import feature_aug_factory
+from ssl_lib.models.feature_aug import FeatureAugSettings
 from ssl_lib.models.methods import METHODS, build_method
 from ssl_lib.train.config import TrainConfig
 
@@ -63,8 +63,8 @@ def build(name, feature_aug=None):
 
 def with_fa(name, stop_grad, arrangement):
     """The method with feature augmentation whose operator is replaced by `fa_map`."""
-    method = build(name, feature_aug_factory("noise", stop_grad=stop_grad, arrangement=arrangement,
-                                             weight=FA_WEIGHT))
+    settings = FeatureAugSettings("noise", stop_grad=stop_grad, arrangement=arrangement, weight=FA_WEIGHT)
+    method = build(name, settings.factory())
     method.feature_aug.forward = fa_map
     return method
 
