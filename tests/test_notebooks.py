@@ -100,7 +100,7 @@ def test_notebook_structure(path):
     assert "profile = None" in tagged[0].source
     code = [c.source for c in nb.cells if c.cell_type == "code"]
     stem = path.stem
-    assert any(f'lab = start("{stem}", profile=profile' in source for source in code), \
+    assert any(f'session = start("{stem}", profile=profile' in source for source in code), \
         f"{path.name} must set up through the session (which records its numbers under its name)"
 
 

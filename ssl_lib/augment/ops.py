@@ -104,7 +104,9 @@ class Op:
         apply: `apply(images, params, config, measured) -> images`, per sample with the recorded
             params; it may store per-sample values measured on the pixels in `measured`.
             None for an op another op applies (flip, inside the crop's resampling).
-        draw_order, apply_order: when the op draws and is applied, relative to the others.
+        draw_order, apply_order: when the op draws and is applied, relative to the others. A new
+            op keeps the default (inf: after every built-in op): a finite draw_order moves
+            every draw after it, and so every recorded run's views.
         descriptor: descriptor key -> `DescriptorBlock`.
         augself: the op's AugSelf target, or None when AugSelf has none for it.
         transforms: invariance transform name -> `FixedTransform`.
@@ -140,9 +142,20 @@ class Op:
             if control.kind not in CONTROL_KINDS:
                 raise ValueError(f"op {self.name!r}: control {name!r} kind {control.kind!r} "
                                  f"not in {list(CONTROL_KINDS)}")
+            if control.kind != "bool" and None in (control.low, control.high, control.step):
+                raise ValueError(f"op {self.name!r}: {control.kind} control {name!r} needs low, high and step")
 
 
 _REGISTRY: dict[str, Op] = {}
+# The attribute names of AugmentConfig ("settings") and AugParams ("records"), given by their
+# modules when they are defined (`reserve_attributes`).
+_ATTRIBUTES: dict[str, set] = {"settings": set(), "records": set()}
+
+
+def reserve_attributes(kind: str, names) -> None:
+    """Record the attribute names a registered op's settings ("settings") or recorded fields
+    ("records") may not take."""
+    _ATTRIBUTES[kind] |= set(names)
 
 
 def register(op: Op) -> Op:
@@ -150,6 +163,11 @@ def register(op: Op) -> Op:
     descriptor key, a transform or a control is already another op's."""
     if op.name in _REGISTRY:
         raise ValueError(f"an op named {op.name!r} is already registered")
+    # A registered op's settings and records are read as attributes of AugmentConfig / AugParams,
+    # after their own attributes: a name they already have would be hidden.
+    shadowed = sorted({*op.new_knobs} & _ATTRIBUTES["settings"] | {*op.records} & _ATTRIBUTES["records"])
+    if shadowed:
+        raise ValueError(f"op {op.name!r}: {shadowed} would be hidden by AugmentConfig / AugParams attributes")
     for what, mine, theirs in (
         ("recorded field", op.records, [n for o in ops() for n in o.records]),
         ("setting", [*op.knobs, *op.new_knobs], [n for o in ops() for n in (*o.knobs, *o.new_knobs)]),

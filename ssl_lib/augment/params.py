@@ -73,12 +73,15 @@ class AugParams:
 
     @classmethod
     def from_values(cls, values: dict[str, Tensor]) -> "AugParams":
-        """An AugParams from every recorded field by name, the registered ops' ones included."""
+        """An AugParams from every recorded field by name, the registered ops' ones included
+        (ValueError naming a name no registered op records)."""
+        _check_recorded(values)
         builtin = {k: v for k, v in values.items() if ops.builtin_field(k)}
         return cls(**builtin, extra={k: v for k, v in values.items() if not ops.builtin_field(k)})
 
     def with_values(self, **values: Tensor) -> "AugParams":
         """A copy with some fields (built-in or registered) replaced."""
+        _check_recorded(values)
         builtin = {k: v for k, v in values.items() if ops.builtin_field(k)}
         extra = {**self.extra, **{k: v for k, v in values.items() if not ops.builtin_field(k)}}
         return replace(self, **builtin, extra=extra)
@@ -178,6 +181,16 @@ class AugParams:
         keys = validate_descriptor_keys(keys)
         blocks = ops.descriptor_blocks()
         return torch.cat([blocks[key].vector(self) for key in keys], dim=1)
+
+
+ops.reserve_attributes("records", (name for name in dir(AugParams) if not name.startswith("__")))
+
+
+def _check_recorded(values) -> None:
+    recorded = {name for op in ops.ops() for name in op.records}
+    unknown = sorted(set(values) - recorded)
+    if unknown:
+        raise ValueError(f"AugParams: no registered op records {unknown}")
 
 
 def validate_descriptor_keys(keys) -> tuple[str, ...]:

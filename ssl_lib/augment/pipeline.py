@@ -13,7 +13,7 @@ per call.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, fields, replace
 
 import torch
 from torch import Tensor
@@ -70,22 +70,25 @@ class AugmentConfig:
     solarize_p: float = 0.0
     solarize_threshold: float | tuple[float, float] = (0.0, 1.0)
     rotation_p: float = 0.0
-    extra: dict = field(default_factory=dict)
+    extra: tuple = ()
 
     def __post_init__(self):
         object.__setattr__(self, "size", check_size(self.size))
-        # Settings of ops registered beyond the built-in ones live in `extra`, defaults filled in.
+        # Settings of ops registered beyond the built-in ones live in `extra` (given as a dict or
+        # pairs), defaults filled in, stored as sorted (name, value) pairs: the config stays
+        # immutable and hashable like its fields.
         added = {name: default for op in ops.ops() for name, default in op.new_knobs.items()}
-        unknown = sorted(set(self.extra) - set(added))
+        given = dict(self.extra)
+        unknown = sorted(set(given) - set(added))
         if unknown:
             raise ValueError(f"unknown augmentation setting(s) {unknown}; registered ops add {sorted(added)}")
-        object.__setattr__(self, "extra", {**added, **self.extra})
+        object.__setattr__(self, "extra", tuple(sorted({**added, **given}.items())))
         for op in ops.ops():  # each op checks (and normalises) its own settings
             op.configure(self)
 
     def __getattr__(self, name: str):
         # only reached for names that are not fields: a registered op's settings
-        extra = self.__dict__.get("extra") or {}
+        extra = dict(self.__dict__.get("extra") or ())
         if name in extra:
             return extra[name]
         raise AttributeError(f"AugmentConfig has no setting {name!r}")
@@ -98,13 +101,16 @@ class AugmentConfig:
     def changed(self, **changes) -> "AugmentConfig":
         """A copy with some settings (fields or registered ops' settings) changed, checked again."""
         split = _split_settings(changes)
-        extra = {**self.extra, **split.pop("extra")}
+        added = {name for op in ops.ops() for name in op.new_knobs}
+        # an op unregistered since this config was made leaves its settings behind: drop them
+        kept = {name: value for name, value in self.extra if name in added}
+        extra = {**kept, **split.pop("extra")}
         return replace(self, **split, extra=extra)
 
     def settings(self) -> dict:
         """Every setting by name, flat (the registered ops' settings next to the fields)."""
         values = asdict(self)
-        extra = values.pop("extra")
+        extra = dict(values.pop("extra"))
         return {**values, **extra}
 
     def varying_keys(self) -> set[str]:
@@ -115,6 +121,9 @@ class AugmentConfig:
     def jitter_ranges(self) -> tuple[tuple[float, float], ...]:
         """(min, max) of brightness, contrast, saturation and hue, in `jitter_factors` order."""
         return (self.brightness, self.contrast, self.saturation, self.hue)
+
+
+ops.reserve_attributes("settings", (name for name in dir(AugmentConfig) if not name.startswith("__")))
 
 
 class AugmentPipeline:
@@ -129,7 +138,7 @@ class AugmentPipeline:
         self.config = config
 
     def __repr__(self) -> str:
-        settings = ", ".join(f"{k}={v}" for k, v in asdict(self.config).items())
+        settings = ", ".join(f"{k}={v}" for k, v in self.config.settings().items())
         return f"AugmentPipeline({settings})"
 
     def __call__(self, images: Tensor, generator: torch.Generator | None = None) -> tuple[Tensor, AugParams]:
@@ -227,7 +236,7 @@ def recipe(name: str, size, **overrides) -> AugmentPipeline:
 
     Names: "simclr", "mocov2", "byol1", "byol2" (BYOL's two views), "spatial" (crop + flip) and
     "appearance" (jitter + grayscale + blur on a centre crop). Overrides are AugmentConfig
-    fields, e.g. recipe("mocov2", 32, blur_p=0.0, rotation_p=0.5).
+    fields or a registered op's settings, e.g. recipe("mocov2", 32, blur_p=0.0, rotation_p=0.5).
     """
     if name not in _RECIPES:
         raise ValueError(f"unknown recipe {name!r}; known recipes: {list(_RECIPES)}")

@@ -177,9 +177,10 @@ def projector_sensitivity(
                 views, params = single_op_pipeline(group, size, base)(
                     images, generator=torch.Generator(device=device).manual_seed(seed * 1000 + index))
                 y = model.backbone(views)
-                # Flip and grayscale are applied to every view here: another image's descriptor
-                # would be the same, so "mixed" reads "not applied" (the clean descriptor).
-                mixed = clean_params if group in ("flip", "grayscale") else params[torch.arange(n - 1, -1, -1)]
+                # An op whose descriptor block is the same for every view here (flip, grayscale:
+                # applied to all) gives another image's descriptor unchanged, so "mixed" reads
+                # "not applied" (the clean descriptor) instead.
+                mixed = clean_params if _same_for_every_view(params, group) else params[torch.arange(n - 1, -1, -1)]
                 for mode, descriptor in (("matched", params), ("mixed", mixed)):
                     pos, neg, nce = _pair_statistics(clean, projector(y, descriptor), temperature, batch_size)
                     rows.append(dict(model=name, transform=group, descriptors=mode, positive=float(pos.mean()),
@@ -187,6 +188,15 @@ def projector_sensitivity(
     finally:
         model.train(was_training)
     return pd.DataFrame(rows)
+
+
+def _same_for_every_view(params, group: str) -> bool:
+    """Whether every view's descriptor block of op `group` is the same (one host sync)."""
+    keys = list(ops.get(group).descriptor)
+    if not keys:
+        return False
+    block = params.descriptor(keys)
+    return bool((block == block[:1]).all())
 
 
 def augmentation_probe(

@@ -91,8 +91,7 @@ def _overview(merged: dict) -> str:
     every claim (from "08_report"), each only when recorded."""
     import pandas as pd
 
-    from ssl_lib.lab.verdicts import claims_forest
-    from ssl_lib.lab.verdicts import verdict_summary
+    from ssl_lib.lab.verdicts import claims_forest, verdict_summary
 
     results = merged.get("notebooks", {})
     parts = []

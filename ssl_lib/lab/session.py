@@ -3,8 +3,8 @@
 Every notebook starts the same way: the papermill parameters cell, then
 
     from ssl_lib.lab.session import claims_table, paired_claim, start
-    lab = start("04_augself", profile=profile, seeds=seeds, ...)   # the parameters, as given
-    P, dev, record = lab.P, lab.device, lab.record
+    session = start("04_augself", profile=profile, seeds=seeds, ...)   # the parameters, as given
+    P, dev, record = session.P, session.device, session.record
 
 and asks the session for what the reproduction provides: its experiments trained or reused
 (`Session.train`), their training curves and backbones, the probe splits and transfer tables, a
@@ -58,12 +58,14 @@ class Session:
         notebook: its name, e.g. "04_augself" (its results are recorded under that name).
         profile: the resolved `Profile` (also `P`); device: the torch device of its models.
         record: ``record(name, value)`` writes a measured value to the notebook's results.
+        parameters: the profile overrides the notebook was given (passed on by `ensure`).
     """
 
     notebook: str
     profile: Profile
     device: torch.device
     record: Callable
+    parameters: dict = field(default_factory=dict)  # the overrides `start` was given (None: the profile's)
     _data: object = field(default=None, repr=False)
 
     @property
@@ -75,7 +77,7 @@ class Session:
         """The experiments this notebook trains on this profile (`ssl_lib.lab.experiments`)."""
         return _experiments.for_notebook(self.notebook, self.profile)
 
-    def get(self, name: str):
+    def experiment(self, name: str):
         """An experiment by name (`ssl_lib.lab.experiments.get`)."""
         return _experiments.get(name)
 
@@ -99,7 +101,8 @@ class Session:
         return RunDir(found.run.iloc[0])
 
     def trained(self, runs: pd.DataFrame, model: str, seed: int | None = None, device=None):
-        """The trained `SSLModel` of `model` on `seed` (default: the first seed), on `device` (default: CPU)."""
+        """The trained `SSLModel` of `model` on `seed` (default: the first seed), on `device` (default:
+        the CPU, where the one-batch examples of `ssl_lib.teaching` live)."""
         return self.run_dir(runs, model, seed).load_model("cpu" if device is None else device)
 
     def untrained(self, model: str, seed: int | None = None):
@@ -129,7 +132,7 @@ class Session:
         """Every transfer task's probes of the runs' backbones (cached per run)."""
         return _experiments.transfer_tables(self.profile, runs, self.transfer_data(), self.device)
 
-    def random_init(self) -> pd.DataFrame:
+    def random_init_transfer(self) -> pd.DataFrame:
         """The transfer tables of untrained backbones, one per seed."""
         return _experiments.random_init_tables(self.profile, self.transfer_data(), self.device)
 
@@ -170,15 +173,15 @@ class Session:
             found = recorded(self.profile.output, _validity.RESULTS_NAME)
         return found
 
-    def ensure(self, notebooks, **parameters) -> list[str]:
+    def ensure(self, notebooks) -> list[str]:
         """Run those of `notebooks` (e.g. "02_invariance") whose results are missing, with this
-        session's profile, output and runs (and `parameters`, the notebook's own); returns them."""
+        session's profile, overrides, output and runs; returns them."""
         missing = [nb for nb in notebooks if recorded(self.profile.output, nb) is None]
         if missing:
             from ssl_lib.lab.runner import reproduce
 
             print(f"running {missing} first ...")
-            given = {k: v for k, v in parameters.items() if k not in ("profile", "output", "runs_root")}
+            given = {k: v for k, v in self.parameters.items() if k not in ("output", "runs_root")}
             reproduce(self.profile.name, output=self.profile.output, notebooks=[nb[:2] for nb in missing], report=False,
                       runs_root=self.profile.runs_root, **given)
         return missing
@@ -190,7 +193,7 @@ def start(notebook: str, profile: str | None = None, **parameters) -> Session:
     profile's value), set up plotly, and print what runs where. Returns the `Session`."""
     resolved = resolve(profile or default_profile(), **parameters)
     setup_figures()
-    session = Session(notebook, resolved, resolved.torch_device(), recorder(resolved, notebook))
+    session = Session(notebook, resolved, resolved.torch_device(), recorder(resolved, notebook), dict(parameters))
     print(f"profile {resolved.name}: {resolved.description}\n"
           f"seeds {list(resolved.seeds)}, device {session.device}, runs in {resolved.runs_root}")
     return session

@@ -62,7 +62,7 @@ class AugSelfSettings:
     "crop:1.0,color:0.5" by `parse_groups`) and the heads' hidden width. ModelConfig's flat fields
     augself and augself_hidden."""
 
-    weights: dict = field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
+    weights: dict | str = field(default_factory=lambda: dict(DEFAULT_WEIGHTS))  # parsed into a dict
     hidden: int = 512
 
     def __post_init__(self):

@@ -29,8 +29,8 @@ class ModelOutput:
     Attributes:
         loss: the scalar to minimise, ``ssl_loss`` + sum_g lambda_g * augself[g].
         ssl_loss: the method's own loss (feature augmentation's terms included).
-        augself: AugSelf's unweighted loss per group ({} without AugSelf heads).
         method: the method's output (its features y1, y2 and momentum features).
+        augself: AugSelf's unweighted loss per group ({} without AugSelf heads).
     """
 
     loss: Tensor
@@ -45,7 +45,7 @@ class ModelOutput:
 
 
 class SSLModel(nn.Module):
-    """forward(views1, views2, params1, params2) -> `ModelOutput` (loss, ssl_loss, augself, method)."""
+    """forward(views1, views2, params1, params2) -> `ModelOutput` (loss, ssl_loss, method, augself)."""
 
     def __init__(self, method: nn.Module, augself: AugSelfHeads | None = None):
         super().__init__()

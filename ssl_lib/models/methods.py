@@ -28,6 +28,7 @@ from torch import Tensor, nn
 from ssl_lib.models import losses
 from ssl_lib.augment import AugParams
 from ssl_lib.models.heads import mlp, plain_projector
+from ssl_lib.utils.distributed import gather_with_grad, is_distributed
 
 
 @dataclass
@@ -46,7 +47,6 @@ class MethodOutput:
     y2: Tensor
     y1_target: Tensor | None = None
     y2_target: Tensor | None = None
-from ssl_lib.utils.distributed import gather_with_grad, is_distributed
 
 
 @dataclass(frozen=True)

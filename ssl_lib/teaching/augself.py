@@ -3,6 +3,7 @@
     augself_target_table   what the two views recorded and the target between them
     augself_breakdown      each head's prediction, its target and the per-group loss
     augself_one_batch      that breakdown for a model, checked against its own loss
+    head_predictions       a trained model's heads on fresh view pairs, with each output's R^2
     regression_groups      the groups whose head regresses its target
 
 Notebook 04 imports this module (and `ssl_lib.lab.session`) only: the batch helpers, AugSelf's
@@ -136,7 +137,9 @@ def augself_one_batch(model: nn.Module, batch: Batch, training: bool = True) -> 
 
 @torch.no_grad()
 def head_predictions(run, n: int = 256, seed: int = 0, device="cpu") -> tuple[pd.DataFrame, pd.Series]:
-    """A trained AugSelf model's heads on `n` fresh view pairs: each prediction against its target.
+    """A trained AugSelf model's regression heads (`regression_groups`: crop, color, blur, solarize)
+    on `n` fresh view pairs: each prediction against its target (flip and rotation predict a
+    probability and a class, which an R^2 does not score).
 
     Args:
         run: the `ssl_lib.train.run_dir.RunDir` of a model with AugSelf heads.
@@ -156,6 +159,9 @@ def head_predictions(run, n: int = 256, seed: int = 0, device="cpu") -> tuple[pd
     views1, params1 = pipeline1(images, generator)
     views2, params2 = pipeline2(images, generator)
     predictions = model.augself.predict(model.backbone(views1), model.backbone(views2))
+    predictions = {g: p for g, p in predictions.items() if g in regression_groups()}
+    if not predictions:
+        raise ValueError(f"the run {run.path} has no AugSelf regression head")
     targets = augself_targets(params1, params2, list(predictions))
     names = augself_outputs()
     points = pd.concat([pd.DataFrame(dict(group=g, component=name, true=targets[g][:, j].cpu().numpy(),

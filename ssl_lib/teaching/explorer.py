@@ -38,7 +38,8 @@ def identity_settings() -> dict:
 
 
 def full_settings(settings: dict) -> dict:
-    """All settings, defaults filled in; ValueError naming unknown or out-of-range ones."""
+    """All settings, defaults filled in; ValueError naming unknown or out-of-range ones (each op
+    checks the rest, e.g. colour jitter's op order, when `params_from_settings` builds its params)."""
     defaults = identity_settings()
     unknown = sorted(set(settings) - set(defaults))
     if unknown:

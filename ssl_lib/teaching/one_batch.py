@@ -2,7 +2,8 @@
 
     example_batch   a few synthetic scenes and two random views of each (+ their parameters)
     project_views   backbone features and projections of both views (no gradient)
-    model_losses    the model's own loss terms on the batch
+    model_output    the model's forward pass on the batch (no gradient)
+    model_losses    the model's own loss terms on the batch, as floats
     kept_as_is      run a module in train or eval mode and give back its mode and buffers
     seeded          the global RNG fixed inside a block and restored after it
 

@@ -172,3 +172,47 @@ def test_the_built_in_ops_declare_every_part_they_are_read_for():
             assert hasattr(recipe("mocov2", 16).config, name), (op.name, name)
     assert set(ops.augself_groups()) == {"crop", "color", "flip", "blur", "rotation", "solarize"}
     assert {t.loss for t in ops.augself_groups().values()} == set(ops.LOSS_KINDS)
+
+
+def test_the_recorded_fields_and_settings_are_the_built_in_ops_own():
+    from dataclasses import fields
+
+    from ssl_lib.augment import AugmentConfig
+
+    records = sorted(name for op in ops.ops() for name in op.records)
+    assert records == sorted(f.name for f in fields(AugParams) if f.name != "extra")
+    knobs = sorted(name for op in ops.ops() for name in op.knobs)
+    assert knobs == sorted(f.name for f in fields(AugmentConfig) if f.name not in ("size", "extra"))
+
+
+def test_a_config_with_a_registered_op_stays_immutable_and_hashable(toy_op):
+    config = recipe("mocov2", 16, fade_p=0.5).config
+    assert hash(config) == hash(recipe("mocov2", 16, fade_p=0.5).config) and config.fade_p == 0.5
+    assert config.changed(fade_max=0.2).fade_max == 0.2 and config.fade_max == 0.5
+    with pytest.raises(ValueError, match="fade_max"):
+        config.changed(fade_max=3.0)
+
+
+def test_a_config_made_before_an_op_is_unregistered_can_still_be_changed():
+    ops.register(FADE)
+    try:
+        config = recipe("mocov2", 16, fade_p=0.5).config
+    finally:
+        ops.unregister("fade")
+    assert config.changed(blur_p=0.0).settings()["blur_p"] == 0.0 and "fade_p" not in config.changed().settings()
+
+
+def test_recorded_values_no_op_declares_are_refused():
+    _, params = recipe("mocov2", 16)(images())
+    with pytest.raises(ValueError, match="flipp"):
+        params.with_values(flipp=params.flip)
+
+
+def test_an_op_may_not_hide_behind_an_existing_attribute_and_sliders_need_a_range():
+    hidden = ops.Op(name="toy", records=("descriptor",), new_knobs={"settings": 1}, draw=draw_fade, apply=None,
+                    off={}, on={}, varies=lambda c: False, from_settings=lambda *a: {}, to_settings=lambda p: {})
+    with pytest.raises(ValueError, match="hidden"):
+        ops.register(hidden)
+    with pytest.raises(ValueError, match="needs low, high and step"):
+        ops.Op(name="toy", records=(), draw=draw_fade, apply=None, off={}, on={}, varies=lambda c: False,
+               from_settings=lambda *a: {}, to_settings=lambda p: {}, controls={"amount": ops.Control("float", 0.0)})

@@ -43,7 +43,7 @@ def test_unknown_profile_or_parameter_is_one_clear_error(tmp_path):
 
 def test_the_session_knows_its_notebooks_experiments(lab):
     assert [e.name for e in lab.experiments] == [e.name for e in experiments.for_notebook("04", lab.P)]
-    assert lab.get("SimCLR + AugSelf").name == "SimCLR + AugSelf"
+    assert lab.experiment("SimCLR + AugSelf").name == "SimCLR + AugSelf"
 
 
 def test_an_untrained_model_is_the_experiments_network_on_the_first_seed(lab):
@@ -66,14 +66,17 @@ def test_a_run_not_in_the_table_is_named_in_the_error(lab):
     assert str(lab.run_dir(runs, "SimCLR").path) == "nowhere"
 
 
-def test_ensure_runs_only_the_notebooks_whose_results_are_missing(lab, tmp_path, monkeypatch):
+def test_ensure_runs_only_the_missing_notebooks_with_the_sessions_own_overrides(tmp_path, monkeypatch):
     from ssl_lib.lab import runner
 
     calls = []
     monkeypatch.setattr(runner, "reproduce", lambda profile, **kwargs: calls.append((profile, kwargs)))
-    lab.record("x", 1)  # 04_augself has results now
+    lab = start("08_report", profile="smoke", seeds=[5, 6], epochs=None, output=tmp_path / "out",
+                runs_root=tmp_path / "runs")
+    lab.record("x", 1)
+    start("04_augself", profile="smoke", output=tmp_path / "out").record("x", 1)  # 04 has results now
     assert lab.ensure(["04_augself"]) == [] and not calls
-    assert lab.ensure(["04_augself", "05_cassle"], seeds=[0], epochs=None) == ["05_cassle"]
+    assert lab.ensure(["04_augself", "05_cassle"]) == ["05_cassle"]
     (profile, kwargs), = calls
-    assert profile == "smoke" and kwargs["notebooks"] == ["05"] and kwargs["seeds"] == [0]
+    assert profile == "smoke" and kwargs["notebooks"] == ["05"] and kwargs["seeds"] == [5, 6]
     assert kwargs["output"] == lab.P.output and kwargs["runs_root"] == lab.P.runs_root and not kwargs["report"]
