@@ -16,7 +16,9 @@ sum_g lambda_g L_g with, as the authors' trainers.py (each op declares its loss 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 
 import torch
 from torch import Tensor, nn
@@ -34,7 +36,7 @@ def parse_groups(spec) -> dict[str, float]:
     Raises ValueError naming an unknown or repeated group or a negative / non-numeric weight
     ("crop:1,crop:5" is refused rather than silently keeping the last weight).
     """
-    if isinstance(spec, dict):
+    if isinstance(spec, Mapping):
         items = list(spec.items())
     else:
         items = []
@@ -62,11 +64,12 @@ class AugSelfSettings:
     "crop:1.0,color:0.5" by `parse_groups`) and the heads' hidden width. ModelConfig's flat fields
     augself and augself_hidden."""
 
-    weights: dict | str = field(default_factory=lambda: dict(DEFAULT_WEIGHTS))  # parsed into a dict
+    weights: Mapping[str, float] | str = field(default_factory=lambda: dict(DEFAULT_WEIGHTS), hash=False)
     hidden: int = 512
 
     def __post_init__(self):
-        object.__setattr__(self, "weights", parse_groups(self.weights))
+        # parsed once, and read-only like the rest of the frozen settings
+        object.__setattr__(self, "weights", MappingProxyType(parse_groups(self.weights)))
         if not self.weights:
             raise ValueError("AugSelf needs at least one group")
         if self.hidden < 1:
@@ -74,7 +77,7 @@ class AugSelfSettings:
 
     def heads(self, feature_dim: int) -> "AugSelfHeads":
         """The per-group heads on backbone features of width `feature_dim`."""
-        return AugSelfHeads(feature_dim, self.weights, self.hidden)
+        return AugSelfHeads(feature_dim, dict(self.weights), self.hidden)
 
 
 def _head(in_dim: int, width: int, out_dim: int) -> nn.Sequential:
