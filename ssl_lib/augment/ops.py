@@ -169,7 +169,7 @@ def register(op: Op) -> Op:
     if shadowed:
         raise ValueError(f"op {op.name!r}: {shadowed} would be hidden by AugmentConfig / AugParams attributes")
     for what, mine, theirs in (
-        ("recorded field", op.records, [n for o in ops() for n in o.records]),
+        ("recorded field", op.records, recorded_fields()),
         ("setting", [*op.knobs, *op.new_knobs], [n for o in ops() for n in (*o.knobs, *o.new_knobs)]),
         ("descriptor key", op.descriptor, descriptor_blocks()),
         ("transform", op.transforms, fixed_transforms()),
@@ -202,6 +202,16 @@ def get(name: str) -> Op:
 def op_names() -> tuple[str, ...]:
     """Names of the registered ops (the sensitivity analysis's op groups)."""
     return tuple(_REGISTRY)
+
+
+def added_settings() -> dict[str, Any]:
+    """The settings registered ops add to `AugmentConfig` (beyond its fields), with their defaults."""
+    return {name: default for op in ops() for name, default in op.new_knobs.items()}
+
+
+def recorded_fields() -> set[str]:
+    """Every field an `AugParams` records: each registered op's `records`."""
+    return {name for op in ops() for name in op.records}
 
 
 def in_draw_order() -> list[Op]:
@@ -265,6 +275,11 @@ def _flags(value, batch: int, device) -> Tensor:
 
 def _floats(value, batch: int, device) -> Tensor:
     return torch.full((batch,), float(value), device=device)
+
+
+def _per_image(images: Tensor, value) -> Tensor:
+    """(B,) float: one fixed parameter for each of the B images."""
+    return _floats(value, images.shape[0], images.device)
 
 
 def _rows(values, batch: int, device, dtype=torch.float32) -> Tensor:
@@ -514,10 +529,6 @@ def _jitter_varies(config) -> bool:
     return config.jitter_p > 0 and any(low != high for low, high in config.jitter_ranges)
 
 
-def _full(images: Tensor, value) -> Tensor:
-    return torch.full((images.shape[0],), float(value), device=images.device)
-
-
 _FACTORS = lambda size: np.linspace(0.25, 5.0, 12).tolist()  # noqa: E731 -- brightness, contrast, saturation
 
 COLOR = Op(
@@ -539,11 +550,12 @@ COLOR = Op(
                                                lambda p: p.color_shift.float())},
     augself=AugSelfTarget(("brightness", "contrast", "saturation", "hue"),
                           lambda a, b: a.color_vector() - b.color_vector()),
-    transforms={"brightness": FixedTransform("factor", _FACTORS, lambda x, v: F.adjust_brightness(x, _full(x, v))),
-                "contrast": FixedTransform("factor", _FACTORS, lambda x, v: F.adjust_contrast(x, _full(x, v))),
-                "saturation": FixedTransform("factor", _FACTORS, lambda x, v: F.adjust_saturation(x, _full(x, v))),
+    transforms={"brightness": FixedTransform("factor", _FACTORS, lambda x, v: F.adjust_brightness(x, _per_image(x, v))),
+                "contrast": FixedTransform("factor", _FACTORS, lambda x, v: F.adjust_contrast(x, _per_image(x, v))),
+                "saturation": FixedTransform("factor", _FACTORS,
+                                             lambda x, v: F.adjust_saturation(x, _per_image(x, v))),
                 "hue": FixedTransform("shift", lambda size: np.linspace(-0.5, 0.5, 11).tolist(),
-                                      lambda x, v: F.adjust_hue(x, _full(x, v)))},
+                                      lambda x, v: F.adjust_hue(x, _per_image(x, v)))},
     controls={"brightness": Control("float", 1.0, 0.0, 2.0, 0.05), "contrast": Control("float", 1.0, 0.0, 2.0, 0.05),
               "saturation": Control("float", 1.0, 0.0, 2.0, 0.05), "hue": Control("float", 0.0, -0.5, 0.5, 0.01)},
     settings={"jitter_order": (0, 1, 2, 3)},  # the jitter's op order (brightness, contrast, saturation, hue)
@@ -590,7 +602,7 @@ def _blur_at(images: Tensor, sigma) -> Tensor:
     h, w = images.shape[-2:]
     # +-3 sigma covers the kernel's mass; reflect padding needs pad < side.
     kernel = min(2 * math.ceil(3 * float(sigma)) + 1, 2 * min(h, w) - 1)
-    return F.gaussian_blur(images, _full(images, sigma), kernel)
+    return F.gaussian_blur(images, _per_image(images, sigma), kernel)
 
 
 BLUR = Op(
@@ -719,4 +731,4 @@ ROTATION = Op(
 
 for _op in (CROP, FLIP, COLOR, GRAYSCALE, BLUR, SOLARIZE, ROTATION):
     register(_op)
-_BUILTIN_RECORDS = frozenset(name for op in ops() for name in op.records)
+_BUILTIN_RECORDS = frozenset(recorded_fields())

@@ -96,7 +96,7 @@ class AugParams:
     @classmethod
     def from_dict(cls, values: dict[str, Tensor]) -> "AugParams":
         """Inverse of `as_dict`; raises ValueError naming missing or unknown keys."""
-        names = {name for op in ops.ops() for name in op.records}
+        names = ops.recorded_fields()
         missing, unknown = names - values.keys(), values.keys() - names
         if missing or unknown:
             raise ValueError(f"AugParams keys: missing {sorted(missing)}, unknown {sorted(unknown)}")
@@ -187,8 +187,7 @@ ops.reserve_attributes("records", (name for name in dir(AugParams) if not name.s
 
 
 def _check_recorded(values) -> None:
-    recorded = {name for op in ops.ops() for name in op.records}
-    unknown = sorted(set(values) - recorded)
+    unknown = sorted(set(values) - ops.recorded_fields())
     if unknown:
         raise ValueError(f"AugParams: no registered op records {unknown}")
 

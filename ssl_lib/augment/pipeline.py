@@ -77,7 +77,7 @@ class AugmentConfig:
         # Settings of ops registered beyond the built-in ones live in `extra` (given as a dict or
         # pairs), defaults filled in, stored as sorted (name, value) pairs: the config stays
         # immutable and hashable like its fields.
-        added = {name: default for op in ops.ops() for name, default in op.new_knobs.items()}
+        added = ops.added_settings()
         given = dict(self.extra)
         unknown = sorted(set(given) - set(added))
         if unknown:
@@ -101,7 +101,7 @@ class AugmentConfig:
     def changed(self, **changes) -> "AugmentConfig":
         """A copy with some settings (fields or registered ops' settings) changed, checked again."""
         split = _split_settings(changes)
-        added = {name for op in ops.ops() for name in op.new_knobs}
+        added = ops.added_settings()
         # an op unregistered since this config was made leaves its settings behind: drop them
         kept = {name: value for name, value in self.extra if name in added}
         extra = {**kept, **split.pop("extra")}
@@ -264,12 +264,11 @@ def with_settings(pipeline: AugmentPipeline, **changes) -> AugmentPipeline:
 
 def _setting_names() -> set[str]:
     """Every setting a config takes by name: its fields and the registered ops' settings."""
-    added = {name for op in ops.ops() for name in op.new_knobs}
-    return ({f.name for f in fields(AugmentConfig)} - {"size", "extra"}) | added
+    return ({f.name for f in fields(AugmentConfig)} - {"size", "extra"}) | set(ops.added_settings())
 
 
 def _split_settings(settings: dict) -> dict:
     """Flat settings -> AugmentConfig keyword arguments, the registered ops' settings under `extra`."""
-    added = {name for op in ops.ops() for name in op.new_knobs}
+    added = ops.added_settings()
     return {**{k: v for k, v in settings.items() if k not in added},
             "extra": {k: v for k, v in settings.items() if k in added}}

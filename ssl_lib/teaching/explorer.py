@@ -14,7 +14,6 @@ The widget itself (`build_explorer`) is a thin ipywidgets layer over these funct
 
 from __future__ import annotations
 
-
 import pandas as pd
 import torch
 from torch import Tensor
