@@ -13,7 +13,7 @@ is declared once per op in `ssl_lib.augment.ops`; this module reads that registr
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields
 
 import torch
 from torch import Tensor
@@ -81,10 +81,7 @@ class AugParams:
 
     def with_values(self, **values: Tensor) -> "AugParams":
         """A copy with some fields (built-in or registered) replaced."""
-        _check_recorded(values)
-        builtin = {k: v for k, v in values.items() if ops.builtin_field(k)}
-        extra = {**self.extra, **{k: v for k, v in values.items() if not ops.builtin_field(k)}}
-        return replace(self, **builtin, extra=extra)
+        return AugParams.from_values({**self.as_dict(), **values})
 
     def __len__(self) -> int:
         return self.flip.shape[0]
