@@ -100,7 +100,8 @@ class ModelConfig:
 
     def augself_settings(self) -> AugSelfSettings | None:
         """AugSelf's typed settings, or None when AugSelf is off."""
-        return AugSelfSettings(self.augself_groups(), self.augself_hidden) if self.augself_groups() else None
+        groups = self.augself_groups()
+        return AugSelfSettings(groups, self.augself_hidden) if groups else None
 
     def cassle_settings(self) -> CassleSettings | None:
         """CASSLE's typed settings, or None when CASSLE is off."""
