@@ -68,10 +68,9 @@ def test_augself_breakdown_matches_group_losses(training):
 def test_head_predictions_score_each_component_as_r2_of_its_points(tmp_path):
     from ssl_lib.lab.runs import get_or_train
     from ssl_lib.train.config import TrainConfig
+    from tests.lab.test_runs import TINY
 
-    tiny = dict(n_train=64, n_val=32, batch_size=32, epochs=1, backbone_width=8, proj_hidden=32, proj_dim=16,
-                knn_k=5, warmup_epochs=0.0, progress=False, num_workers=0, method="simclr", recipe="simclr",
-                augself_hidden=16)
+    tiny = {**TINY, "method": "simclr", "recipe": "simclr", "augself_hidden": 16}
     run = get_or_train(TrainConfig(**tiny, augself="crop,color").validate(), tmp_path, log=None)
     points, r2 = augself.head_predictions(run, n=40)
     assert set(points.group) == {"crop", "color"} and len(points) == 40 * 8
