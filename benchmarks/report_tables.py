@@ -16,7 +16,7 @@ import sys
 import pandas as pd
 
 from ssl_lib.lab.results import read_merged
-from ssl_lib.lab.verdicts import claim_numbers, verdict_summary, why_undecided
+from ssl_lib.lab.verdicts import claim_numbers, target_effect, verdict_reason, verdict_summary
 
 
 def validity_tables(validity: dict) -> str:
@@ -32,15 +32,17 @@ def validity_tables(validity: dict) -> str:
 def claims_table(claims: list[dict]) -> str:
     table = pd.DataFrame(claims)
     numbers = claim_numbers(table)
-    table["why undecided"] = [why_undecided(v, d, h) for v, d, h in zip(table.verdict, numbers.detectable,
-                                                                       numbers.headroom)]
+    if "reason" not in table:  # results recorded before rows carried their reason and target
+        table["target"] = [f"{target_effect(h):.3f}" for h in numbers.headroom]
+        table["reason"] = [verdict_reason(v, c, d, h, target_effect(h)) for v, c, d, h in
+                           zip(table.verdict, numbers.ci_high, numbers.detectable, numbers.headroom)]
     table["notebook"] = table.notebook.str[:2]
     table["claim"] = table.claim + " (" + table.quantity + ")"
-    columns = ["notebook", "paper", "claim", "measured", "difference", "detectable", "headroom", "seeds_agreeing",
-               "verdict", "why undecided"]
+    columns = ["notebook", "paper", "claim", "measured", "difference", "detectable", "headroom", "target",
+               "seeds_agreeing", "verdict", "reason"]
     table = table[[c for c in columns if c in table]].rename(columns={
         "measured": "measured (mean ± std over seeds)", "difference": "difference [95% CI]",
-        "seeds_agreeing": "seeds agreeing"})
+        "seeds_agreeing": "seeds agreeing", "reason": "why"})
     return table.to_markdown(index=False, disable_numparse=True)  # keep "0.150" as recorded
 
 

@@ -129,6 +129,11 @@ SCENES = {
     # benchmarks/RESULTS.md; not the default.
     "flat-large-upright-grey-bg": SceneDesign("flat-large-upright-grey-bg", **{**_FLAT, "bg_sat": (0.0, 0.0)},
                                               centre_range=(0.4, 0.6), scale_range=(0.25, 0.4), max_tilt=20.0),
+    # Both colour levers together (issue [power]): grey backgrounds and the 48-class hue task.
+    "flat-large-upright-grey-bg-fine-hue": SceneDesign("flat-large-upright-grey-bg-fine-hue",
+                                                       **{**_FLAT, "bg_sat": (0.0, 0.0), "colors": 48,
+                                                          "hue_spread": 0.5 / 48},
+                                                       centre_range=(0.4, 0.6), scale_range=(0.25, 0.4), max_tilt=20.0),
 }
 DEFAULT_SCENE = "flat-large-upright"  # chosen by the validity numbers: benchmarks/RESULTS.md
 

@@ -7,16 +7,25 @@ d_i the per-seed difference signed so that d > 0 favours the claim, its mean, an
 confidence interval of that mean (Student's t with n - 1 degrees of freedom):
 
     reproduced        the whole interval lies above zero
-    not reproduced    the whole interval lies below zero (the data contradict the claim)
+    not reproduced    the whole interval lies below zero (the data contradict the claim), or, for a
+                      claim of an effect, below its *target*: the data rule out an effect as large
+                      as the smallest one the seeds were chosen to detect (`target_effect`: half
+                      the bounding headroom, else `UNBOUNDED_TARGET`)
     cannot show here  the interval straddles zero, and the claim's effect is bounded by a factor's
                       headroom (what the un-augmented model reads of that factor beyond the fully
                       augmented one, on the same seeds) that is smaller than the detectable effect:
                       even the largest effect the bench allows would go unseen
-    inconclusive      the interval straddles zero otherwise, or fewer than `MIN_SEEDS` seeds
+    inconclusive      the interval reaches from zero or below to the target or above, or fewer
+                      than `MIN_SEEDS` seeds
 
-A bound only turns "inconclusive" into "cannot show here": an interval clear of zero is a result
+The tests run in this order, the first that holds decides. An interval clear of zero is a result
 whatever the headroom (an improvement shown despite little room, or a loss, which no headroom
-bounds).
+bounds); a bound too small to show the effect is said before the target test, which would
+otherwise call "not reproduced" what the bench had no room to show. A non-inferiority claim
+("keeps shape, not worse than -0.02": `paired_claim`'s ``margin``) claims no effect, so it has no
+target: it is not reproduced only below zero. The target test is an equivalence-style test of the
+smallest effect of interest (one-sided at 2.5%, the interval's upper end); its target is the one
+the power analysis (docs/power.md) chose the seeds for, fixed before the runs it judges.
 
 Each row also gives the smallest effect the design could detect: the true mean difference that a
 two-sided paired t-test at 5% finds with 80% power, given the observed seed-to-seed spread of d
@@ -70,24 +79,30 @@ def target_effect(headroom: float) -> float:
     return UNBOUNDED_TARGET if math.isnan(headroom) else headroom / 2
 
 
-def why_undecided(verdict: str, detectable: float, headroom: float) -> str:
-    """Why a claim is not decided, in a few words ("" for "reproduced" / "not reproduced"):
+def verdict_reason(verdict: str, ci_high: float, detectable: float, headroom: float, target: float) -> str:
+    """Which test of the rule gave the verdict, in a few words ("" for "reproduced"):
 
+    * not reproduced: "interval below 0", or "rules out >= target" (the interval's upper end is
+      below the target, an effect of the target's size is excluded);
     * cannot show here: the headroom is below the detectable effect;
-    * inconclusive, detectable <= `target_effect`: the seeds would have found an effect of that
-      size, so there is none here that large ("no effect >= d here");
-    * inconclusive otherwise: too noisy for the seeds run ("needs detectable <= target").
+    * inconclusive: "fewer than 3 seeds"; "too noisy" when the detectable effect exceeds the
+      target (more seeds would decide); else the interval reaches both zero and the target
+      ("interval spans 0 and target": an effect smaller than the target, or none).
+    `target` is NaN for a non-inferiority claim.
     """
-    if verdict in ("reproduced", "not reproduced"):
+    if verdict == "reproduced":
         return ""
+    if verdict == "not reproduced":
+        return "interval below 0" if ci_high < 0 else f"rules out >= {target:.3f}"
     if math.isnan(detectable):
         return f"fewer than {MIN_SEEDS} seeds"
     if verdict == "cannot show here":
         return f"headroom {headroom:.3f} < detectable {detectable:.3f}"
-    target = target_effect(headroom)
-    if detectable <= target:
-        return f"no effect >= {detectable:.3f} here"
-    return f"too noisy: detectable {detectable:.3f} > target {target:.3f}"
+    if math.isnan(target):
+        return "interval spans 0"
+    if detectable > target:
+        return f"too noisy: detectable {detectable:.3f} > target {target:.3f}"
+    return f"interval spans 0 and target {target:.3f}"
 
 
 def seeds_needed(diff_std: float, target: float, max_seeds: int = 100) -> int | None:
@@ -103,15 +118,17 @@ def seeds_needed(diff_std: float, target: float, max_seeds: int = 100) -> int | 
 
 
 def compare(treatment: Sequence[float], control: Sequence[float], higher_is_better: bool = True,
-            headroom: Sequence[float] | None = None) -> dict:
+            headroom: Sequence[float] | None = None, effect_claim: bool = True) -> dict:
     """Paired comparison of per-seed values (same order of seeds in both).
 
     Returns means and sample standard deviations (ddof 1; 0 for one seed) of both, of the
     difference d = treatment - control (sign-flipped when lower is better, so d > 0 always
     favours the claim), the 95% interval of d's mean (``ci_low``, ``ci_high``; NaN for one seed),
     the smallest detectable effect (``detectable``), the number of seeds where d > 0, the mean
-    `headroom` (NaN when the claim has no bound) and the verdict. `headroom`: per-seed values, in
-    the same seed order, of the headroom that bounds the claim's effect (see the module docstring).
+    `headroom` (NaN when the claim has no bound), the ``target`` (`target_effect` of it; NaN when
+    `effect_claim` is False) and the verdict. `headroom`: per-seed values, in the same seed order,
+    of the headroom that bounds the claim's effect (see the module docstring). `effect_claim`:
+    False for a non-inferiority claim (no effect claimed, so no target to rule out).
     """
     t, c = np.asarray(treatment, dtype=float), np.asarray(control, dtype=float)
     if t.shape != c.shape or t.ndim != 1 or t.size == 0:
@@ -134,19 +151,22 @@ def compare(treatment: Sequence[float], control: Sequence[float], higher_is_bett
         detectable = detectable_shift(n) * se if n >= MIN_SEEDS else math.nan
     else:
         ci_low = ci_high = detectable = math.nan
+    target = target_effect(bound) if effect_claim else math.nan
     if n < MIN_SEEDS:
         verdict = "inconclusive"
     elif ci_low > 0:
         verdict = "reproduced"
     elif ci_high < 0:
         verdict = "not reproduced"
-    elif bound < detectable:  # False for NaN: a claim without a bound stays inconclusive
+    elif bound < detectable:  # False for NaN: a claim without a bound has no such verdict
         verdict = "cannot show here"
+    elif ci_high < target:  # False for NaN: a non-inferiority claim has no target
+        verdict = "not reproduced"
     else:
         verdict = "inconclusive"
     return dict(treatment_mean=float(t.mean()), treatment_std=std(t), control_mean=float(c.mean()),
                 control_std=std(c), diff_mean=mean, diff_std=std(d), ci_low=ci_low, ci_high=ci_high,
-                detectable=detectable, headroom=bound, seeds=n, wins=int((d > 0).sum()), verdict=verdict)
+                detectable=detectable, headroom=bound, target=target, seeds=n, wins=int((d > 0).sum()), verdict=verdict)
 
 
 def pm(mean: float, std: float, digits: int = 3) -> str:
@@ -166,19 +186,22 @@ def claim_row(paper: str, claim: str, quantity: str, treatment: str, control: st
               digits: int = 3) -> dict:
     """One row of the claims table from a `compare` result: ``difference`` is the mean paired
     difference (signed so that > 0 favours the claim) with its 95% interval, ``detectable`` the
-    smallest effect the seeds could detect."""
+    smallest effect the seeds could detect, ``target`` the effect the rule tests against
+    ("n/a" for a non-inferiority claim), ``reason`` which test gave the verdict (`verdict_reason`)."""
     detectable, headroom = result["detectable"], result.get("headroom", math.nan)
+    target = result.get("target", math.nan)
     number = lambda x: "n/a" if math.isnan(x) else f"{x:.{digits}f}"
     return dict(paper=paper, claim=claim, quantity=quantity,
                 measured=f"{treatment}: {pm(result['treatment_mean'], result['treatment_std'], digits)} vs "
                          f"{control}: {pm(result['control_mean'], result['control_std'], digits)}",
                 difference=interval(result["diff_mean"], result["ci_low"], result["ci_high"], digits),
-                detectable=number(detectable), headroom=number(headroom),
-                seeds_agreeing=f"{result['wins']}/{result['seeds']}", verdict=result["verdict"])
+                detectable=number(detectable), headroom=number(headroom), target=number(target),
+                seeds_agreeing=f"{result['wins']}/{result['seeds']}", verdict=result["verdict"],
+                reason=verdict_reason(result["verdict"], result["ci_high"], detectable, headroom, target))
 
 
-CLAIM_COLUMNS = ["paper", "claim", "quantity", "measured", "difference", "detectable", "headroom", "seeds_agreeing",
-                 "verdict"]
+CLAIM_COLUMNS = ["paper", "claim", "quantity", "measured", "difference", "detectable", "headroom", "target",
+                 "seeds_agreeing", "verdict", "reason"]
 
 
 def claims_table(rows: list[dict]) -> pd.DataFrame:
@@ -250,7 +273,8 @@ def paired_claim(paper: str, text: str, quantity: str, per_seed, treatment: str,
         treatment, control: the two models compared (keys of ``per_seed``).
         higher_is_better: False when a lower value favours the claim.
         margin: a non-inferiority margin, added to the treatment's values before the comparison
-            (the ``difference`` column includes it, ``measured`` shows the plain treatment mean).
+            (the ``difference`` column includes it, ``measured`` shows the plain treatment mean);
+            non-zero makes the row a non-inferiority claim, which has no target.
         seeds: the seeds compared, in this order (KeyError if a model lacks one); None: every
             seed both models have a value for (NaN dropped), in increasing order.
         labels: (treatment, control) names printed in ``measured``; default the model names.
@@ -273,7 +297,8 @@ def paired_claim(paper: str, text: str, quantity: str, per_seed, treatment: str,
         if missing:
             raise KeyError(f"headroom has no value for seeds {missing}")
         bound = headroom.loc[list(t.index)].to_numpy()
-    result = compare(t.to_numpy() + margin, c.to_numpy(), higher_is_better=higher_is_better, headroom=bound)
+    result = compare(t.to_numpy() + margin, c.to_numpy(), higher_is_better=higher_is_better, headroom=bound,
+                     effect_claim=not margin)
     result["treatment_mean"] -= margin  # show the measured value; the difference keeps the margin
     if margin:
         quantity = f"{quantity} (+{margin} margin)"
@@ -295,8 +320,8 @@ def mean_std(table: pd.DataFrame, by, value: str, seeds: bool = False) -> pd.Dat
 
 def claim_numbers(claims: pd.DataFrame) -> pd.DataFrame:
     """The numbers behind a claims table's formatted columns: ``diff_mean``, ``ci_low``,
-    ``ci_high`` (from ``difference``), ``detectable`` and ``headroom`` (NaN where "n/a" or the
-    column is absent), one row per claim in the table's order. The inverse of `claim_row`'s
+    ``ci_high`` (from ``difference``), ``detectable``, ``headroom`` and ``target`` (NaN where "n/a"
+    or the column is absent), one row per claim in the table's order. The inverse of `claim_row`'s
     formatting (`interval`), so a figure needs no second copy of the numbers."""
     def number(text) -> float:
         return math.nan if text in (None, "n/a") or (isinstance(text, float) and math.isnan(text)) else float(text)
@@ -306,7 +331,8 @@ def claim_numbers(claims: pd.DataFrame) -> pd.DataFrame:
         mean, bounds = row.difference.split(" [")
         low, high = bounds.rstrip("]").split(", ")
         rows.append(dict(diff_mean=number(mean), ci_low=number(low), ci_high=number(high),
-                         detectable=number(row.detectable), headroom=number(getattr(row, "headroom", None))))
+                         detectable=number(row.detectable), headroom=number(getattr(row, "headroom", None)),
+                         target=number(getattr(row, "target", None))))
     return pd.DataFrame(rows, index=claims.index)
 
 
@@ -319,7 +345,8 @@ VERDICT_COLORS = {"reproduced": "#2e7d32", "not reproduced": "#c62828", "cannot 
 def claims_forest(claims, title: str = "Every claim: paired difference (favouring the claim) with its 95% interval"):
     """A forest plot of a claims table (`ssl_lib.lab.verdicts.claims_table`, ``notebook`` column
     optional): one row per claim grouped by paper, the mean paired difference with its 95%
-    interval coloured by verdict, the detectable effect as an open diamond, zero as a line."""
+    interval coloured by verdict, the detectable effect as an open diamond, the target (an
+    interval ending left of it rules the effect out) as a tick, zero as a line."""
     import plotly.graph_objects as go
 
     claims = claims.reset_index(drop=True)
@@ -341,6 +368,8 @@ def claims_forest(claims, title: str = "Every claim: paired difference (favourin
     n = numbers.loc[order]
     fig.add_trace(go.Scatter(x=n.detectable, y=[labels[i] for i in order], mode="markers", name="detectable effect",
                              marker=dict(symbol="diamond-open", color="#555", size=8)))
+    fig.add_trace(go.Scatter(x=n.target, y=[labels[i] for i in order], mode="markers", name="target (ruled out below)",
+                             marker=dict(symbol="line-ns", color="#1f4e9c", size=14, line=dict(width=2))))
     fig.add_vline(x=0, line_color="#333", line_width=1)
     fig.update_yaxes(categoryorder="array", categoryarray=[labels[i] for i in order], automargin=True)
     fig.update_layout(title=title, xaxis_title="paired difference (> 0 favours the claim)",

@@ -53,7 +53,7 @@ def test_rows_and_errors():
     assert row["difference"] == "+0.083 [+0.012, +0.155]"
     assert row["detectable"] == f"{5.6535 * 0.028868 / 3 ** 0.5:.3f}"
     assert row["seeds_agreeing"] == "3/3" and row["verdict"] == "reproduced"
-    assert list(claims_table([row]).columns)[-1] == "verdict"
+    assert list(claims_table([row]).columns)[-2:] == ["verdict", "reason"] and row["reason"] == ""
     assert pm(float("nan"), 0.0) == "n/a"
     with pytest.raises(ValueError, match="same non-empty"):
         compare([1.0, 2.0], [1.0])
@@ -92,7 +92,8 @@ def test_paired_claim_by_hand():
     # a: 0.600 +- 0.100; b: 0.517 +- 0.126
     assert row == dict(paper="P", claim="a beats b", quantity="top-1",
                        measured="a: 0.600 ± 0.100 vs b: 0.517 ± 0.126", difference="+0.083 [-0.229, +0.396]",
-                       detectable="0.411", headroom="n/a", seeds_agreeing="2/3", verdict="inconclusive")
+                       detectable="0.411", headroom="n/a", target="0.050", seeds_agreeing="2/3", verdict="inconclusive",
+                       reason="too noisy: detectable 0.411 > target 0.050")
     lower = paired_claim("P", "b below a", "cosine", _frame(), "b", "a", higher_is_better=False)
     assert lower["difference"] == "+0.083 [-0.229, +0.396]" and lower["seeds_agreeing"] == "2/3"
 
@@ -188,7 +189,7 @@ def test_claim_numbers_invert_the_formatting_and_the_forest_plot_shows_every_cla
                           for i, (p, r) in enumerate(zip(["A", "B", "A", "B"], results))])
     numbers = claim_numbers(table)
     for i, r in enumerate(results):
-        for key in ("diff_mean", "ci_low", "ci_high", "detectable", "headroom"):
+        for key in ("diff_mean", "ci_low", "ci_high", "detectable", "headroom", "target"):
             expected = r[key]
             assert (np.isnan(numbers[key][i]) and np.isnan(expected)) or numbers[key][i] == pytest.approx(expected,
                                                                                                           abs=5e-4)
@@ -201,6 +202,8 @@ def test_claim_numbers_invert_the_formatting_and_the_forest_plot_shows_every_cla
     assert all(label.startswith("04 ") for t in verdict_traces.values() for label in t.y)
     detectable = next(t for t in fig.data if t.name == "detectable effect")
     assert len(detectable.x) == 4
+    target = next(t for t in fig.data if t.name.startswith("target"))
+    assert list(target.y) == list(detectable.y) and target.x[-1] == pytest.approx(0.05)  # the first claim, on top
 
 
 def test_seeds_needed_is_the_smallest_design_that_detects_the_target():
@@ -227,17 +230,50 @@ def test_the_target_is_half_the_bounding_headroom_else_the_fixed_target():
     assert target_effect(float("nan")) == UNBOUNDED_TARGET == 0.05
 
 
-def test_why_undecided_names_the_reason_of_each_undecided_verdict():
-    from ssl_lib.lab.verdicts import why_undecided
+def test_an_effect_the_interval_rules_out_is_not_reproduced():
+    from ssl_lib.lab.verdicts import paired_claim
+
+    # d = 0.01, 0.00, 0.02, 0.01: mean 0.01, sd 0.008165, the interval 0.01 +- 3.182446 * 0.004082
+    # = [-0.003, +0.023] straddles zero but ends below the 0.05 target: an effect of 0.05 is ruled out.
+    d = np.array([0.01, 0.0, 0.02, 0.01])
+    result = compare(0.5 + d, np.full(4, 0.5))
+    assert result["ci_high"] == pytest.approx(0.01 + 3.182446 * 0.008165 / 2, abs=1e-6)
+    assert result["target"] == 0.05 and result["verdict"] == "not reproduced"
+    # the same test written out: a one-sided t-test of "mean >= target" rejects at 2.5%
+    assert stats.ttest_1samp(d, 0.05, alternative="less").pvalue < 0.025
+    row = claim_row("FA", "improves", "kNN", "FA", "SimCLR", result)
+    assert row["target"] == "0.050" and row["reason"] == "rules out >= 0.050"
+    # with a bounding headroom of 0.04 the target is 0.02, inside the interval: undecided
+    bounded = compare(0.5 + d, np.full(4, 0.5), headroom=[0.04] * 4)
+    assert bounded["target"] == pytest.approx(0.02) and bounded["verdict"] == "inconclusive"
+    assert stats.ttest_1samp(d, 0.02, alternative="less").pvalue > 0.025
+    # a non-inferiority claim claims no effect: no target, so the same interval is undecided
+    row = paired_claim("P", "keeps it", "q", {"new": 0.48 + d, "old": np.full(4, 0.5)}, "new", "old", margin=0.02)
+    assert row["difference"] == "+0.010 [-0.003, +0.023]" and row["target"] == "n/a"
+    assert row["verdict"] == "inconclusive" and row["reason"] == "interval spans 0"
+
+
+def test_a_headroom_too_small_to_show_the_effect_is_said_before_the_target_test():
+    # d = -0.01, 0, -0.02, 0: mean -0.0075, interval [-0.023, +0.008]; detectable 0.020.  A headroom
+    # of 0.018 is below it (cannot show here), though its target 0.009 lies above the interval.
+    d = np.array([-0.01, 0.0, -0.02, 0.0])
+    result = compare(0.5 + d, np.full(4, 0.5), headroom=[0.018] * 4)
+    assert result["ci_high"] < 0.009 < result["detectable"] and result["headroom"] < result["detectable"]
+    assert result["verdict"] == "cannot show here"
+
+
+def test_the_reason_names_the_test_that_gave_each_verdict():
+    from ssl_lib.lab.verdicts import verdict_reason
 
     nan = float("nan")
-    assert why_undecided("reproduced", 0.02, nan) == "" and why_undecided("not reproduced", 0.2, 0.1) == ""
-    assert why_undecided("cannot show here", 0.097, 0.032) == "headroom 0.032 < detectable 0.097"
-    assert why_undecided("inconclusive", 0.014, nan) == "no effect >= 0.014 here"  # below the 0.05 target
-    assert why_undecided("inconclusive", 0.15, nan) == "too noisy: detectable 0.150 > target 0.050"
-    assert why_undecided("inconclusive", 0.145, 0.256) == "too noisy: detectable 0.145 > target 0.128"
-    assert why_undecided("inconclusive", 0.10, 0.256) == "no effect >= 0.100 here"
-    assert why_undecided("inconclusive", nan, nan) == "fewer than 3 seeds"
+    assert verdict_reason("reproduced", 0.3, 0.02, nan, 0.05) == ""
+    assert verdict_reason("not reproduced", -0.01, 0.02, nan, 0.05) == "interval below 0"
+    assert verdict_reason("not reproduced", 0.011, 0.031, 0.126, 0.063) == "rules out >= 0.063"
+    assert verdict_reason("cannot show here", 0.05, 0.097, 0.032, 0.016) == "headroom 0.032 < detectable 0.097"
+    assert verdict_reason("inconclusive", 0.2, 0.15, nan, 0.05) == "too noisy: detectable 0.150 > target 0.050"
+    assert verdict_reason("inconclusive", 0.07, 0.04, nan, 0.05) == "interval spans 0 and target 0.050"
+    assert verdict_reason("inconclusive", 0.01, 0.04, nan, nan) == "interval spans 0"
+    assert verdict_reason("inconclusive", nan, nan, nan, 0.05) == "fewer than 3 seeds"
 
 
 def test_the_verdict_summary_counts_each_verdict_present():
