@@ -26,7 +26,6 @@ import argparse
 import platform
 import tempfile
 import time
-from contextlib import nullcontext
 
 import torch
 

@@ -3,7 +3,7 @@ datasets, a dry run that fetches nothing; against the local server of test_data_
 
 from ssl_lib import fetch as command
 from ssl_lib.data import fetch as F
-from tests.data.test_fetch import Files, serve_cifar, server  # noqa: F401 (server is a fixture)
+from tests.data.test_fetch import serve_cifar, server  # noqa: F401 (server is a fixture)
 
 
 def test_the_command_says_ok_fetched_or_manual_per_dataset_and_dry_run_fetches_nothing(server, tmp_path,

@@ -2,7 +2,6 @@
 import socket
 from pathlib import Path
 
-import numpy as np
 import pytest
 import skimage.data
 import skimage.io

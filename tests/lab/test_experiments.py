@@ -34,7 +34,6 @@ def test_transfer_tables_probe_each_run_once(tmp_path, monkeypatch):
 
     import pandas as pd
 
-    from ssl_lib.evaluation import transfer
     from ssl_lib.lab import experiments
     from ssl_lib.lab.profiles import EvalSizes
 

@@ -4,7 +4,6 @@ import re
 
 import nbformat
 import plotly.graph_objects as go
-import plotly.io as pio
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
 from ssl_lib.lab.html_report import notebook_to_html, render_maths

@@ -1,7 +1,6 @@
 """`python -m ssl_lib.pretrain` (ssl_lib.train.cli.main): one `error: ...` line per failure, exit 2
 for bad input and 1 for a failed run, and nothing written before the config is valid."""
 
-import json
 
 import pytest
 import torch
