@@ -1,0 +1,75 @@
+"""Colour headroom against the colour task's resolution, on a profile's trained models.
+
+    python benchmarks/colour_resolution.py --profile long --seeds 0 1 2 3 4 5 --classes 24 48 96
+
+The colour headroom of the validity check (`ssl_lib.lab.validity`) is the colour linear top-1 of
+the Spatial model (no colour augmentation) minus SimCLR's. How fine the colour task is decides
+how much of what the hue jitter blurs the task asks for. When the profile's scene design draws
+the object hue uniformly on the circle (``hue_spread = 0.5 / colors``), a design with K classes
+draws its images from the same distribution for every K: only the label's bins differ. So the
+headroom at K classes can be measured on the runs already trained, by probing them on probe
+splits of the same design with K classes; no model is retrained. Prints one row per (K, seed)
+and the mean, min and sd over seeds per K.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+
+import pandas as pd
+
+from ssl_lib.data.latents import get_scene
+from ssl_lib.evaluation.probes import linear_probe
+from ssl_lib.evaluation.transfer import SPLITS, split_features, transfer_data
+from ssl_lib.lab import experiments
+from ssl_lib.lab.experiments import get
+from ssl_lib.lab.profiles import resolve
+from ssl_lib.lab.validity import KEEPER
+from ssl_lib.train.run_dir import RunDir
+
+
+def colour_top1(profile, classes: int, runs: pd.DataFrame) -> pd.DataFrame:
+    """Colour linear top-1 of every run in `runs` (a `train_experiments` table) on the profile's
+    probe splits with the colour label in `classes` hue classes: columns K, model, seed, top1."""
+    base = get_scene(profile.train_config().scene)
+    if abs(base.hue_spread - 0.5 / base.colors) > 1e-12:
+        raise ValueError(f"scene {base.name!r} does not draw hues uniformly on the circle: changing its colour "
+                         f"classes would change its images, so the trained runs cannot be reused")
+    design = dataclasses.replace(base, name=f"{base.name}-{classes}-classes", colors=classes,
+                                 hue_spread=0.5 / classes)
+    sizes = profile.eval
+    data = transfer_data(sizes.probe_train, sizes.probe_test // 2, sizes.probe_test, size=profile.image_size,
+                         scene=design)
+    rows = []
+    for run in runs.itertuples():
+        features = split_features(RunDir(run.run).load_backbone("cpu"), data)
+        result = linear_probe(features, {split: data.labels[split]["color"] for split in SPLITS},
+                              l2_grid=sizes.l2_grid, seed=run.seed, max_iter=sizes.probe_iters)
+        rows.append(dict(K=classes, model=run.model, seed=run.seed, top1=result.top1))
+    return pd.DataFrame(rows)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--profile", default="long")
+    parser.add_argument("--seeds", type=int, nargs="+", help="default: the profile's")
+    parser.add_argument("--classes", type=int, nargs="+", default=[24, 48, 96])
+    parser.add_argument("--runs", help="runs folder (default: the profile's)")
+    args = parser.parse_args(argv)
+    if min(args.classes) < 2:
+        parser.error(f"--classes must be >= 2, got {args.classes}")
+    P = resolve(args.profile, seeds=args.seeds, runs_root=args.runs)
+    runs = experiments.train_experiments(P, [get("SimCLR"), get(KEEPER["color"])], log=None)
+    table = pd.concat([colour_top1(P, k, runs) for k in args.classes], ignore_index=True)
+    wide = table.pivot_table(index=["K", "seed"], columns="model", values="top1")
+    wide["headroom"] = wide[KEEPER["color"]] - wide["SimCLR"]
+    with pd.option_context("display.width", 200):
+        print(wide.round(3).to_string())
+        print(wide.groupby("K").headroom.agg(["mean", "min", "std"]).round(3).to_markdown())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
