@@ -368,8 +368,8 @@ def claims_forest(claims, title: str = "Every claim: paired difference (favourin
     n = numbers.loc[order]
     fig.add_trace(go.Scatter(x=n.detectable, y=[labels[i] for i in order], mode="markers", name="detectable effect",
                              marker=dict(symbol="diamond-open", color="#555", size=8)))
-    fig.add_trace(go.Scatter(x=n.target, y=[labels[i] for i in order], mode="markers", name="target (ruled out below)",
-                             marker=dict(symbol="line-ns", color="#1f4e9c", size=14, line=dict(width=2))))
+    fig.add_trace(go.Scatter(x=n.target, y=[labels[i] for i in order], mode="markers", name="target",
+                             marker=dict(symbol="line-ns", size=9, line=dict(width=3, color="#1565c0"))))
     fig.add_vline(x=0, line_color="#333", line_width=1)
     fig.update_yaxes(categoryorder="array", categoryarray=[labels[i] for i in order], automargin=True)
     fig.update_layout(title=title, xaxis_title="paired difference (> 0 favours the claim)",
