@@ -65,8 +65,12 @@ class SceneDesign:
         radius. ``centre_range[0] >= scale_range[1]`` keeps every object inside the frame.
     bg_sat, bg_val: background saturation and value ranges; grating_amp, noise_amp: amplitude
         ranges of the background grating and value noise ((0, 0): a flat background).
+    two_tone: paint the object's back half (behind the line through its centroid across its
+        facing direction) in a second hue, uniform on the circle and independent of the label, so
+        that the colour label is carried by the front half only.
     Every design draws the same random numbers in the same order, so the same seed gives the same
-    shapes, orientations and noise grids under any design.
+    shapes, orientations and noise grids under any design (a two-tone design draws its back hues
+    after everything else).
     """
 
     name: str
@@ -80,6 +84,7 @@ class SceneDesign:
     grating_amp: tuple[float, float] = (0.1, 0.25)
     noise_amp: tuple[float, float] = (0.1, 0.25)
     max_tilt: float = 60.0
+    two_tone: bool = False
 
     def __post_init__(self):
         if not (isinstance(self.colors, int) and self.colors >= 2):
@@ -129,6 +134,13 @@ SCENES = {
     # benchmarks/RESULTS.md; not the default.
     "flat-large-upright-grey-bg": SceneDesign("flat-large-upright-grey-bg", **{**_FLAT, "bg_sat": (0.0, 0.0)},
                                               centre_range=(0.4, 0.6), scale_range=(0.25, 0.4), max_tilt=20.0),
+    # Colour lever 4 (issue [power]): the 48-class design with two-tone objects, the label's hue on
+    # the front half only: a hue jitter shifts both halves, so their relative hue survives it but
+    # not the front half's own. Measured in benchmarks/RESULTS.md; not the default.
+    "flat-large-upright-fine-hue-two-tone": SceneDesign("flat-large-upright-fine-hue-two-tone",
+                                                        **{**_FLAT, "colors": 48, "hue_spread": 0.5 / 48},
+                                                        centre_range=(0.4, 0.6), scale_range=(0.25, 0.4),
+                                                        max_tilt=20.0, two_tone=True),
     # Both colour levers together (issue [power]): grey backgrounds and the 48-class hue task.
     "flat-large-upright-grey-bg-fine-hue": SceneDesign("flat-large-upright-grey-bg-fine-hue",
                                                        **{**_FLAT, "bg_sat": (0.0, 0.0), "colors": 48,
@@ -156,7 +168,8 @@ class Latents:
     """Every factor of N scenes, one tensor per field, first dimension N.
 
     Geometry: ``x, y`` centroid, ``scale`` bounding radius (image units), ``angle`` facing
-    direction.  Object colour in HSV: ``hue, sat, val``.  Background: ``bg_hue, bg_sat,
+    direction.  Object colour in HSV: ``hue, sat, val``; ``back_hue`` paints the back half (equal
+    to ``hue`` unless the design is two-tone).  Background: ``bg_hue, bg_sat,
     bg_val`` base colour, a sinusoidal grating ``grating_kx, grating_ky`` (radians per image
     side), ``grating_phase, grating_amp``, and value noise ``noise`` (N, 8, 8) in [-1, 1] with
     ``noise_amp``.  Lighting (neutral unless a lighting group sets it): ``gain`` intensity,
@@ -172,6 +185,7 @@ class Latents:
     hue: torch.Tensor
     sat: torch.Tensor
     val: torch.Tensor
+    back_hue: torch.Tensor
     bg_hue: torch.Tensor
     bg_sat: torch.Tensor
     bg_val: torch.Tensor
@@ -233,7 +247,7 @@ def sample_latents(n: int, g: torch.Generator, scene=DEFAULT_SCENE) -> Latents:
     bg_hue = torch.remainder(bg_class / NUM_BACKGROUNDS + _uniform(g, n, -d.bg_hue_spread, d.bg_hue_spread), 1.0)
     direction = torch.rand(n, generator=g) * 2 * math.pi
     freq = _uniform(g, n, 2.0, 6.0) * 2 * math.pi  # 2..6 cycles per image side
-    return Latents(
+    lat = Latents(
         shape=torch.randint(NUM_SHAPES, (n,), generator=g),
         x=_uniform(g, n, *d.centre_range),
         y=_uniform(g, n, *d.centre_range),
@@ -244,6 +258,7 @@ def sample_latents(n: int, g: torch.Generator, scene=DEFAULT_SCENE) -> Latents:
         # separable from the background under any hue pairing.
         sat=_uniform(g, n, 0.75, 1.0),
         val=_uniform(g, n, 0.8, 1.0),
+        back_hue=hue,
         bg_hue=bg_hue,
         bg_sat=_uniform(g, n, *d.bg_sat),
         bg_val=_uniform(g, n, *d.bg_val),
@@ -258,6 +273,8 @@ def sample_latents(n: int, g: torch.Generator, scene=DEFAULT_SCENE) -> Latents:
         shade_angle=torch.zeros(n),
         shade_strength=torch.zeros(n),
     )
+    # Drawn last, so that every other factor is the same draw as in the one-tone design.
+    return lat.replace(back_hue=torch.rand(n, generator=g)) if d.two_tone else lat
 
 
 def _bin(value: torch.Tensor, lo: float, hi: float, bins: int) -> torch.Tensor:

@@ -67,6 +67,16 @@ def object_coverage(lat: Latents, size: int) -> torch.Tensor:
     return cover
 
 
+def front_half(lat: Latents, size: int) -> torch.Tensor:
+    """(N, H, W) bool: the pixels ahead of the line through each object's centroid across its
+    facing direction (where a two-tone object shows the label's hue). A mirror maps the front of
+    a scene onto the front of its mirror image."""
+    u = _pixel_centres(size, lat.x.device)
+    dx = u[None, None, :] - lat.x[:, None, None]  # (N, 1, W)
+    dy = u[None, :, None] - lat.y[:, None, None]  # (N, H, 1)
+    return dx * torch.cos(lat.angle)[:, None, None] + dy * torch.sin(lat.angle)[:, None, None] > 0
+
+
 def background(lat: Latents, size: int) -> torch.Tensor:
     """(N, 3, H, W) background: base colour x (1 + grating + value noise), before lighting."""
     u = _pixel_centres(size, lat.x.device)
@@ -99,8 +109,12 @@ def render_chunk(lat: Latents, size: int) -> torch.Tensor:
     cover = object_coverage(lat, size)
     obj = hsv_to_rgb(lat.hue, lat.sat, lat.val)
     obj, bg, shade = _lighting(lat, size, obj, background(lat, size))
+    obj = obj[:, :, None, None]
+    if not torch.equal(lat.back_hue, lat.hue):  # two-tone objects: the back half in its own hue
+        back = _lighting(lat, size, hsv_to_rgb(lat.back_hue, lat.sat, lat.val), bg)[0][:, :, None, None]
+        obj = torch.where(front_half(lat, size)[:, None], obj, back)
     # bg + cover * (obj - bg): the anti-aliased edge blends the two colours linearly.
-    img = bg.addcmul_(cover[:, None], obj[:, :, None, None] - bg)
+    img = bg.addcmul_(cover[:, None], obj - bg)
     if shade is not None:
         img.mul_(shade)
     return img.clamp_(0, 1)

@@ -247,3 +247,34 @@ def test_bad_designs_are_refused_by_name():
         SceneDesign("x", max_tilt=90)
     with pytest.raises(ValueError, match="hue_spread"):
         SceneDesign("x", colors=8, hue_spread=0.1)
+
+
+def _circular_median_offset(h, centre):
+    """Median of the hues h (numpy, [0, 1)) around `centre`, as an offset in [-0.5, 0.5)."""
+    return float(np.median(np.remainder(h - centre + 0.5, 1.0)) - 0.5)
+
+
+def test_two_tone_objects_carry_the_label_hue_in_front_and_a_free_hue_behind():
+    from ssl_lib.data.latents import labels_from_latents, sample_latents
+    from ssl_lib.data.render import front_half
+    from ssl_lib.data.synthetic import keyed_generator
+
+    one = sample_latents(24, keyed_generator(3, 0, 0), "flat-large-upright-fine-hue")
+    two = sample_latents(24, keyed_generator(3, 0, 0), "flat-large-upright-fine-hue-two-tone")
+    # every factor is the one-tone design's draw; only the back hue is new (uniform, not the label's)
+    for name in ("shape", "x", "y", "scale", "angle", "hue", "sat", "val", "bg_hue", "noise"):
+        assert torch.equal(getattr(one, name), getattr(two, name)), name
+    assert torch.equal(one.back_hue, one.hue) and not torch.equal(two.back_hue, two.hue)
+    labels = labels_from_latents(two, "flat-large-upright-fine-hue-two-tone")
+    assert torch.equal(labels["color"], labels_from_latents(one, "flat-large-upright-fine-hue")["color"])
+    images = render(two, 64, "cpu")
+    front = front_half(two, 64).numpy()
+    for img, is_front, hue, back in zip(images, front, two.hue.tolist(), two.back_hue.tolist()):
+        hsv = hsv_image(img)
+        mask = object_mask(hsv)
+        assert abs(_circular_median_offset(hsv[..., 0][mask & is_front], hue)) < 0.01
+        assert abs(_circular_median_offset(hsv[..., 0][mask & ~is_front], back)) < 0.01
+    # the front stays the front under a mirror: the flipped image is the mirrored scene's
+    assert (render(mirror_latents(two), 64, "cpu") - images.flip(-1)).abs().max() < 1e-4
+    # a one-tone scene renders as before: back_hue equal to hue takes no other path
+    assert torch.equal(render(one, 64, "cpu"), render(two.replace(back_hue=two.hue), 64, "cpu"))
