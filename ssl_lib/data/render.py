@@ -91,10 +91,15 @@ def background(lat: Latents, size: int) -> torch.Tensor:
     return texture[:, None] * rgb[:, :, None, None]
 
 
+def _tint(lat: Latents) -> torch.Tensor:
+    """(N, 3) the global gain and colour temperature of each scene's lighting, as an RGB factor."""
+    return lat.gain[:, None] * temperature_rgb(lat.temperature)
+
+
 def _lighting(lat: Latents, size: int, rgb_obj, rgb_bg):
     # Global gain and colour temperature fold into the two colours (cheap (N, 3) ops); only
     # the shading gradient needs a per-pixel factor, and it is skipped when all are zero.
-    tint = lat.gain[:, None] * temperature_rgb(lat.temperature)
+    tint = _tint(lat)
     shade = None
     if bool((lat.shade_strength != 0).any()):
         u = _pixel_centres(size, lat.x.device) - 0.5
@@ -111,7 +116,7 @@ def render_chunk(lat: Latents, size: int) -> torch.Tensor:
     obj, bg, shade = _lighting(lat, size, obj, background(lat, size))
     obj = obj[:, :, None, None]
     if not torch.equal(lat.back_hue, lat.hue):  # two-tone objects: the back half in its own hue
-        back = _lighting(lat, size, hsv_to_rgb(lat.back_hue, lat.sat, lat.val), bg)[0][:, :, None, None]
+        back = (hsv_to_rgb(lat.back_hue, lat.sat, lat.val) * _tint(lat))[:, :, None, None]
         obj = torch.where(front_half(lat, size)[:, None], obj, back)
     # bg + cover * (obj - bg): the anti-aliased edge blends the two colours linearly.
     img = bg.addcmul_(cover[:, None], obj - bg)
