@@ -22,7 +22,7 @@ import pandas as pd
 
 from ssl_lib.data.latents import get_scene
 from ssl_lib.evaluation.probes import linear_probe
-from ssl_lib.evaluation.transfer import SPLITS, split_features, transfer_data
+from ssl_lib.evaluation.transfer import SPLITS, split_features
 from ssl_lib.lab import experiments
 from ssl_lib.lab.experiments import get
 from ssl_lib.lab.profiles import resolve
@@ -40,8 +40,7 @@ def colour_top1(profile, classes: int, runs: pd.DataFrame) -> pd.DataFrame:
     design = dataclasses.replace(base, name=f"{base.name}-{classes}-classes", colors=classes,
                                  hue_spread=0.5 / classes)
     sizes = profile.eval
-    data = transfer_data(sizes.probe_train, sizes.probe_test // 2, sizes.probe_test, size=profile.image_size,
-                         scene=design)
+    data = experiments.profile_transfer_data(profile, scene=design)
     rows = []
     for run in runs.itertuples():
         features = split_features(RunDir(run.run).load_backbone("cpu"), data)

@@ -160,15 +160,15 @@ def load_backbones(runs, device="cpu") -> dict:
     return {(r.model, r.seed): RunDir(r.run).load_backbone(device) for r in runs.itertuples()}
 
 
-def profile_transfer_data(profile, device="cpu"):
+def profile_transfer_data(profile, device="cpu", scene=None):
     """The probe splits of a profile (`ssl_lib.evaluation.transfer.TransferData`):
     ``eval.probe_train`` / ``probe_test // 2`` / ``probe_test`` scenes at the profile's image
-    size, of its training data's design."""
+    size, of its training data's design (or of `scene`, a design name or `SceneDesign`)."""
     from ssl_lib.evaluation.transfer import transfer_data
 
     sizes = profile.eval
     return transfer_data(sizes.probe_train, sizes.probe_test // 2, sizes.probe_test, size=profile.image_size,
-                         device=device, scene=profile.train_config().scene)
+                         device=device, scene=profile.train_config().scene if scene is None else scene)
 
 
 def profile_transfer_table(features: dict, data, profile, model: str, seed: int):
