@@ -16,7 +16,7 @@ import sys
 import pandas as pd
 
 from ssl_lib.lab.results import read_merged
-from ssl_lib.lab.verdicts import claim_numbers, target_effect, verdict_reason, verdict_summary
+from ssl_lib.lab.verdicts import verdict_summary
 
 
 def validity_tables(validity: dict) -> str:
@@ -31,11 +31,6 @@ def validity_tables(validity: dict) -> str:
 
 def claims_table(claims: list[dict]) -> str:
     table = pd.DataFrame(claims)
-    numbers = claim_numbers(table)
-    if "reason" not in table:  # results recorded before rows carried their reason and target
-        table["target"] = [f"{target_effect(h):.3f}" for h in numbers.headroom]
-        table["reason"] = [verdict_reason(v, c, d, h, target_effect(h)) for v, c, d, h in
-                           zip(table.verdict, numbers.ci_high, numbers.detectable, numbers.headroom)]
     table["notebook"] = table.notebook.str[:2]
     table["claim"] = table.claim + " (" + table.quantity + ")"
     columns = ["notebook", "paper", "claim", "measured", "difference", "detectable", "headroom", "target",
