@@ -59,9 +59,13 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     if min(args.classes) < 2:
         parser.error(f"--classes must be >= 2, got {args.classes}")
-    P = resolve(args.profile, seeds=args.seeds, runs_root=args.runs)
-    runs = experiments.train_experiments(P, [get("SimCLR"), get(KEEPER["color"])], log=None)
-    table = pd.concat([colour_top1(P, k, runs) for k in args.classes], ignore_index=True)
+    try:
+        P = resolve(args.profile, seeds=args.seeds, runs_root=args.runs)
+        runs = experiments.train_experiments(P, [get("SimCLR"), get(KEEPER["color"])], log=None)
+        table = pd.concat([colour_top1(P, k, runs) for k in args.classes], ignore_index=True)
+    except ValueError as error:  # unknown profile, a design whose images depend on its classes
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     wide = table.pivot_table(index=["K", "seed"], columns="model", values="top1")
     wide["headroom"] = wide[KEEPER["color"]] - wide["SimCLR"]
     with pd.option_context("display.width", 200):

@@ -36,6 +36,9 @@ def test_colour_top1_at_the_designs_classes_equals_the_transfer_table_and_other_
     textured = dataclasses.replace(P, train={**P.train, "scene": "textured"})
     with pytest.raises(ValueError, match="uniformly"):
         colour_top1(textured, 4, runs)
+    capsys.readouterr()
+    assert colour_resolution.main(["--profile", "nope"]) == 2
+    assert capsys.readouterr().err.startswith("error: unknown profile 'nope'")
 
 
 colour_top1 = colour_resolution.colour_top1
