@@ -1,6 +1,7 @@
 """Colour headroom against the colour task's resolution, on a profile's trained models.
 
     python benchmarks/colour_resolution.py --profile long --seeds 0 1 2 3 4 5 --classes 24 48 96
+    python benchmarks/colour_resolution.py --profile long --classes 48 --probe-train 4096 16384 --probe-iters 150 500
 
 The colour headroom of the validity check (`ssl_lib.lab.validity`) is the colour linear top-1 of
 the Spatial model (no colour augmentation) minus SimCLR's. How fine the colour task is decides
@@ -8,8 +9,12 @@ how much of what the hue jitter blurs the task asks for. When the profile's scen
 the object hue uniformly on the circle (``hue_spread = 0.5 / colors``), a design with K classes
 draws its images from the same distribution for every K: only the label's bins differ. So the
 headroom at K classes can be measured on the runs already trained, by probing them on probe
-splits of the same design with K classes; no model is retrained. Prints one row per (K, seed)
-and the mean, min and sd over seeds per K.
+splits of the same design with K classes; no model is retrained.
+
+``--probe-train`` and ``--probe-iters`` vary the linear probe instead (its training images, its
+L-BFGS steps; default: the profile's), to tell the probe's share of the headroom's seed-to-seed
+spread from the models'. Prints one row per (K, probe, seed), then per (K, probe) the mean, min
+and sd over seeds of the headroom and of each model's colour top-1.
 """
 
 from __future__ import annotations
@@ -55,22 +60,35 @@ def main(argv=None) -> int:
     parser.add_argument("--profile", default="long")
     parser.add_argument("--seeds", type=int, nargs="+", help="default: the profile's")
     parser.add_argument("--classes", type=int, nargs="+", default=[24, 48, 96])
+    parser.add_argument("--probe-train", type=int, nargs="+", help="probe training images (default: the profile's)")
+    parser.add_argument("--probe-iters", type=int, nargs="+", help="probe L-BFGS steps (default: the profile's)")
     parser.add_argument("--runs", help="runs folder (default: the profile's)")
     args = parser.parse_args(argv)
-    if min(args.classes) < 2:
-        parser.error(f"--classes must be >= 2, got {args.classes}")
+    for name in ("classes", "probe_train", "probe_iters"):
+        values = getattr(args, name) or [2]
+        if min(values) < 2:
+            parser.error(f"--{name.replace('_', '-')} must be >= 2, got {values}")
     try:
         P = resolve(args.profile, seeds=args.seeds, runs_root=args.runs)
         runs = experiments.train_experiments(P, [get("SimCLR"), get(KEEPER["color"])], log=None)
-        table = pd.concat([colour_top1(P, k, runs) for k in args.classes], ignore_index=True)
+        tables = []
+        for n in args.probe_train or [P.eval.probe_train]:
+            for steps in args.probe_iters or [P.eval.probe_iters]:
+                probe = dataclasses.replace(P, eval=dataclasses.replace(P.eval, probe_train=n, probe_iters=steps))
+                tables += [colour_top1(probe, k, runs).assign(probe_train=n, probe_iters=steps)
+                           for k in args.classes]
+        table = pd.concat(tables, ignore_index=True)
     except ValueError as error:  # unknown profile, a design whose images depend on its classes
         print(f"error: {error}", file=sys.stderr)
         return 2
-    wide = table.pivot_table(index=["K", "seed"], columns="model", values="top1")
+    settings = ["K", "probe_train", "probe_iters"]
+    wide = table.pivot_table(index=[*settings, "seed"], columns="model", values="top1")
     wide["headroom"] = wide[KEEPER["color"]] - wide["SimCLR"]
+    summary = wide.groupby(settings).agg(["mean", "min", "std"])
+    summary.columns = [f"{column} {stat}" for column, stat in summary.columns]
     with pd.option_context("display.width", 200):
         print(wide.round(3).to_string())
-        print(wide.groupby("K").headroom.agg(["mean", "min", "std"]).round(3).to_markdown())
+        print(summary.round(3).reset_index().to_markdown(index=False))
     return 0
 
 

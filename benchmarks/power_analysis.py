@@ -1,6 +1,7 @@
 """Seeds per claim from a reproduction's spread: the power analysis behind the profile's seeds.
 
     python benchmarks/power_analysis.py outputs/cpu
+    python benchmarks/power_analysis.py outputs/long outputs/long-recheck --per-experiment
 
 For every claim of ``<output>/results.json`` (notebook 08's table): the standard deviation of its
 per-seed difference (recovered from the recorded detectable effect and seed count, the inverse of
@@ -9,6 +10,11 @@ claim, or 0.05 where none does), and the seeds that reach it (`verdicts.seeds_ne
 even 100 would not, i.e. the bench cannot show the claim). A standard deviation from 3 seeds is
 itself uncertain (its 95% interval spans about 0.5x to 6x), so the seed counts are a first
 estimate to refine with the spread of the larger run.
+
+Given several outputs of the same claims on disjoint seeds (a run and its rerun on new seeds),
+the spreads are pooled: per claim the sd is ``sqrt(sum((n_i - 1) sd_i^2) / sum(n_i - 1))`` over
+the runs, the target the seed-weighted mean of theirs, so one run's outlying seeds neither
+decide the count alone nor are ignored.
 
 Then the seeds per experiment (``--per-experiment``): each trained model needs the most seeds any
 of its claims needs (capped at ``--max-seeds``; a claim over the cap stays undecided and says
@@ -52,6 +58,29 @@ def power_table(claims: list[dict]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def pooled_table(tables: list[pd.DataFrame]) -> pd.DataFrame:
+    """One `power_table` from the tables of several runs of the same claims on disjoint seeds:
+    per claim the pooled sd of the per-seed difference, the seed-weighted mean target, and the
+    seeds that reach them; ``seeds`` and ``verdict`` list each run's ("6+6", "a / b")."""
+    first = tables[0]
+    for table in tables[1:]:
+        if list(table.claim) != list(first.claim):
+            differ = sorted(set(table.claim) ^ set(first.claim)) or ["(the same claims in another order)"]
+            raise ValueError(f"the outputs hold different claims: {differ[:3]}")
+    rows = []
+    for i, row in first.iterrows():
+        runs = [table.loc[i] for table in tables]
+        df = sum(r.seeds - 1 for r in runs)
+        sd = math.sqrt(sum((r.seeds - 1) * r.sd_of_difference ** 2 for r in runs) / df)
+        target = sum(r.seeds * r.target for r in runs) / sum(r.seeds for r in runs)
+        needed = seeds_needed(sd, target) if not math.isnan(sd) and target > 0 else None
+        rows.append(dict(notebook=row.notebook, paper=row.paper, claim=row.claim,
+                         seeds="+".join(str(r.seeds) for r in runs), sd_of_difference=round(sd, 4),
+                         bound=row.bound, target=round(target, 4), seeds_needed=needed if needed is not None else "-",
+                         verdict=" / ".join(r.verdict for r in runs)))
+    return pd.DataFrame(rows)
+
+
 def claim_models(claim: dict) -> list[str]:
     """The trained experiments a claim row compares, from its ``measured`` text ("A: m ± s vs B: ..."),
     plus the headroom keepers when a headroom bounds it."""
@@ -75,25 +104,34 @@ def experiment_seeds(claims: list[dict], table: pd.DataFrame, max_seeds: int) ->
         for model in claim_models(claim):
             need.setdefault(model, []).append((n, row.claim))
     return pd.DataFrame([dict(experiment=m, seeds=max(n for n, _ in items),
-                              deciding_claim=max(items)[1], claims=len(items)) for m, items in need.items()])
+                              deciding_claim=max(items)[1], claims=len(items)) for m, items in need.items()],
+                        columns=["experiment", "seeds", "deciding_claim", "claims"])
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("output", help="the output folder of make reproduce")
+    parser.add_argument("outputs", nargs="+", metavar="output",
+                        help="the output folder of make reproduce; several (runs on disjoint seeds) pool their spreads")
     parser.add_argument("--per-experiment", action="store_true",
                         help="also the seeds each trained experiment needs, as a Profile.seed_counts")
     parser.add_argument("--max-seeds", type=int, default=10, help="the most seeds any experiment gets (default 10)")
     args = parser.parse_args(argv)
+    tables = []
+    for output in args.outputs:
+        try:
+            claims = read_merged(output)["notebooks"].get("08_report", {}).get("claims") or []
+        except FileNotFoundError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 2
+        if not claims:
+            print(f"error: {output} has no claims (notebook 08 did not run)", file=sys.stderr)
+            return 2
+        tables.append(power_table(claims))
     try:
-        claims = read_merged(args.output)["notebooks"].get("08_report", {}).get("claims") or []
-    except FileNotFoundError as error:
+        table = tables[0] if len(tables) == 1 else pooled_table(tables)
+    except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    if not claims:
-        print(f"error: {args.output} has no claims (notebook 08 did not run)", file=sys.stderr)
-        return 2
-    table = power_table(claims)
     print(table.to_markdown(index=False, disable_numparse=True))
     if args.per_experiment:
         per_experiment = experiment_seeds(claims, table, args.max_seeds)

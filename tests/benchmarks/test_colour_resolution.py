@@ -28,11 +28,20 @@ def test_colour_top1_at_the_designs_classes_equals_the_transfer_table_and_other_
     table = experiments.transfer_tables(P, runs, experiments.profile_transfer_data(P))
     expected = headline(table, index=["model", "seed"])["color"].iloc[0]
     assert colour_top1(P, classes, runs).top1.iloc[0] == pytest.approx(expected)
+    own_probe = str(P.eval.probe_train)
     assert colour_resolution.main(["--profile", "smoke", "--seeds", "0", "--classes", "4", str(classes),
-                                   "--runs", str(tmp_path)]) == 0
+                                   "--probe-train", "128", own_probe, "--runs", str(tmp_path)]) == 0
     out = capsys.readouterr().out
-    summary = [line.split("|")[1].strip() for line in out.splitlines() if line.startswith("|")][2:]
-    assert "headroom" in out and summary == ["4", str(classes)]  # one row per K
+    table = [[cell.strip() for cell in line.split("|")[1:-1]] for line in out.splitlines() if line.startswith("|")]
+    header, rows = table[0], table[2:]
+    assert [(r[0], r[1]) for r in rows] == [("4", "128"), ("4", own_probe), (str(classes), "128"),
+                                           (str(classes), own_probe)]  # one row per K and probe size
+    spatial = dict(zip(header, rows[3]))["Spatial mean"]
+    assert float(spatial) == pytest.approx(expected, abs=5e-4)  # the profile's own probe reads the table's
+    assert dict(zip(header, rows[2]))["Spatial mean"] != spatial  # a smaller probe set is another probe
+    assert "headroom mean" in header
+    with pytest.raises(SystemExit):
+        colour_resolution.main(["--profile", "smoke", "--probe-iters", "0"])
     textured = dataclasses.replace(P, train={**P.train, "scene": "textured"})
     with pytest.raises(ValueError, match="uniformly"):
         colour_top1(textured, 4, runs)

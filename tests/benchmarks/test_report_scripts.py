@@ -62,3 +62,28 @@ def test_power_analysis_recovers_the_spread_and_the_seeds_needed(tmp_path, capsy
     assert table.bound[0] == "none" and table.target[0] == 0.05
     assert table.seeds_needed[0] == seeds_needed(sd, 0.05)
     assert power_analysis.main([str(out)]) == 0 and "seeds_needed" in capsys.readouterr().out
+
+
+def test_power_analysis_pools_the_spreads_of_runs_on_disjoint_seeds(tmp_path, capsys):
+    import numpy as np
+
+    import power_analysis
+    from ssl_lib.lab.verdicts import seeds_needed
+
+    a = write_output(tmp_path / "a", [0.8, 0.7, 0.95])  # d = 0.1, -0.1, 0.15
+    b = write_output(tmp_path / "b", [0.8, 0.9, 0.85])  # d = 0.1, 0.1, 0.05
+    claims = [json.loads((o / "results.json").read_text())["notebooks"]["08_report"]["claims"] for o in (a, b)]
+    pooled = power_analysis.pooled_table([power_analysis.power_table(c) for c in claims])
+    # equal seeds: the pooled variance is the mean of the two sample variances
+    sd = np.sqrt((np.var([0.1, -0.1, 0.15], ddof=1) + np.var([0.1, 0.1, 0.05], ddof=1)) / 2)
+    assert pooled.sd_of_difference[0] == pytest.approx(sd, abs=2e-3)
+    assert pooled.seeds_needed[0] == seeds_needed(pooled.sd_of_difference[0], 0.05)
+    assert pooled.seeds[0] == "3+3" and pooled.verdict[0] == "inconclusive / reproduced"
+    assert power_analysis.main([str(a), str(b), "--per-experiment"]) == 0
+    assert "3+3" in capsys.readouterr().out
+    other = write_output(tmp_path / "c", [0.8, 0.9, 0.85])
+    report = json.loads((other / "results.json").read_text())
+    report["notebooks"]["08_report"]["claims"][0]["claim"] = "another claim"
+    (other / "results.json").write_text(json.dumps(report))
+    assert power_analysis.main([str(a), str(other)]) == 2
+    assert "different claims" in capsys.readouterr().err
