@@ -31,7 +31,7 @@ default's design".
 
 ``long`` is the bench the README's claims table comes from: the ``cpu`` profile 4x longer with
 the 48-class colour task (the length and design that met every validity floor on the design
-sweep's seed; on the run's six seeds colour headroom misses on two, README), and each
+sweep's seed; on SimCLR's seven seeds colour headroom misses on two, README), and each
 experiment's seed count from the power analysis (docs/power.md); it has no single-seed
 illustrations. ``cpu`` stays the teaching run (its bench misses the content and colour floors).
 
