@@ -35,9 +35,11 @@ from ssl_lib.lab.validity import KEEPER
 from ssl_lib.train.run_dir import RunDir
 
 
-def colour_top1(profile, classes: int, runs: pd.DataFrame) -> pd.DataFrame:
+def colour_top1(profile, classes: int, runs: pd.DataFrame, probe_iters=None) -> pd.DataFrame:
     """Colour linear top-1 of every run in `runs` (a `train_experiments` table) on the profile's
-    probe splits with the colour label in `classes` hue classes: columns K, model, seed, top1."""
+    probe splits with the colour label in `classes` hue classes, fitted with each of `probe_iters`
+    L-BFGS step budgets (default: the profile's) on features extracted once per run: columns K,
+    probe_iters, model, seed, top1."""
     base = get_scene(profile.train_config().scene)
     if abs(base.hue_spread - 0.5 / base.colors) > 1e-12:
         raise ValueError(f"scene {base.name!r} does not draw hues uniformly on the circle: changing its colour "
@@ -46,12 +48,13 @@ def colour_top1(profile, classes: int, runs: pd.DataFrame) -> pd.DataFrame:
                                  hue_spread=0.5 / classes)
     sizes = profile.eval
     data = experiments.profile_transfer_data(profile, scene=design)
+    labels = {split: data.labels[split]["color"] for split in SPLITS}
     rows = []
     for run in runs.itertuples():
         features = split_features(RunDir(run.run).load_backbone("cpu"), data)
-        result = linear_probe(features, {split: data.labels[split]["color"] for split in SPLITS},
-                              l2_grid=sizes.l2_grid, seed=run.seed, max_iter=sizes.probe_iters)
-        rows.append(dict(K=classes, model=run.model, seed=run.seed, top1=result.top1))
+        for steps in probe_iters or [sizes.probe_iters]:
+            result = linear_probe(features, labels, l2_grid=sizes.l2_grid, seed=run.seed, max_iter=steps)
+            rows.append(dict(K=classes, probe_iters=steps, model=run.model, seed=run.seed, top1=result.top1))
     return pd.DataFrame(rows)
 
 
@@ -73,10 +76,8 @@ def main(argv=None) -> int:
         runs = experiments.train_experiments(P, [get("SimCLR"), get(KEEPER["color"])], log=None)
         tables = []
         for n in args.probe_train or [P.eval.probe_train]:
-            for steps in args.probe_iters or [P.eval.probe_iters]:
-                probe = dataclasses.replace(P, eval=dataclasses.replace(P.eval, probe_train=n, probe_iters=steps))
-                tables += [colour_top1(probe, k, runs).assign(probe_train=n, probe_iters=steps)
-                           for k in args.classes]
+            probe = dataclasses.replace(P, eval=dataclasses.replace(P.eval, probe_train=n))
+            tables += [colour_top1(probe, k, runs, args.probe_iters).assign(probe_train=n) for k in args.classes]
         table = pd.concat(tables, ignore_index=True)
     except ValueError as error:  # unknown profile, a design whose images depend on its classes
         print(f"error: {error}", file=sys.stderr)

@@ -134,6 +134,7 @@ def main(argv=None) -> int:
         return 2
     print(table.to_markdown(index=False, disable_numparse=True))
     if args.per_experiment:
+        # the claims (their models and bounds) are the same in every output: pooled_table checked it
         per_experiment = experiment_seeds(claims, table, args.max_seeds)
         print()
         print(per_experiment.to_markdown(index=False))

@@ -29,6 +29,7 @@ import pandas as pd
 from ssl_lib.evaluation.transfer import headline
 from ssl_lib.lab import experiments
 from ssl_lib.lab.profiles import resolve
+from ssl_lib.lab.verdicts import mean_std, pm
 from ssl_lib.train.run_dir import RunDir
 
 
@@ -41,11 +42,12 @@ def summary(long: pd.DataFrame, tasks=None) -> pd.DataFrame:
         if unknown:
             raise ValueError(f"unknown task(s) {unknown}; the probe splits have {list(wide.columns)}")
         wide = wide[list(tasks)]
-    stats = wide.groupby(level="model", sort=False).agg(["mean", "std", "count"])
-    cells = {task: [f"{m:.3f} ± {s:.3f} ({n})" if n > 1 else f"{m:.3f} (1)"
-                    for m, s, n in zip(stats[(task, "mean")], stats[(task, "std")], stats[(task, "count")])]
-             for task in wide.columns}
-    return pd.DataFrame(cells, index=stats.index)
+    runs, cells = wide.reset_index(), {}
+    for task in wide.columns:
+        stats = mean_std(runs, "model", task, seeds=True)
+        cells[task] = [f"{pm(m, s)} ({n})" if n > 1 else f"{m:.3f} (1)"
+                       for m, s, n in zip(stats["mean"], stats["std"], stats["seeds"])]
+    return pd.DataFrame(cells, index=pd.Index(stats["model"], name="model"))
 
 
 def variant_runs(folders: list[str]) -> pd.DataFrame:

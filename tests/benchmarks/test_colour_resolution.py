@@ -40,6 +40,9 @@ def test_colour_top1_at_the_designs_classes_equals_the_transfer_table_and_other_
     assert float(spatial) == pytest.approx(expected, abs=5e-4)  # the profile's own probe reads the table's
     assert dict(zip(header, rows[2]))["Spatial mean"] != spatial  # a smaller probe set is another probe
     assert "headroom mean" in header
+    steps = colour_top1(P, classes, runs, probe_iters=[P.eval.probe_iters, 5])
+    assert list(steps.probe_iters) == [P.eval.probe_iters, 5]  # one fit per step budget, same features
+    assert steps.top1.iloc[0] == pytest.approx(expected)
     with pytest.raises(SystemExit):
         colour_resolution.main(["--profile", "smoke", "--probe-iters", "0"])
     textured = dataclasses.replace(P, train={**P.train, "scene": "textured"})
