@@ -7,7 +7,12 @@ evaluation time the backbone alone is used.
 
 The augmentation encoder e is the authors' `load_mlp(num_layers=depth)`: (depth - 1) blocks of
 Linear(no bias)-BN-ReLU of `width`, then Linear(no bias)-BatchNorm1d(affine) with no final ReLU
-(README recipe: depth 6, width 64). Injections, as the authors' `AugProjector`:
+(README recipe: depth 6, width 64, next to ResNet-50's 2048 features). The width defaults to that
+proportion of the backbone's feature width C (`scaled_width`: 64 at C = 2048, 16 for ResNet-18's
+512, 4 for the embedded small_cnn's 128): at 64 next to 128 features the embedding is a third of
+the concatenated projector input and, measured on the embedded bench, the backbone learns no more
+shape than at random initialisation (docs/papers.md, deviations). Injections, as the authors'
+`AugProjector`:
     concat   g([y, e(d)]), e(d) of `width`                           (proj-cat, their default)
     add      g(y + e(d)), e(d) of the feature width C                  (proj-add)
     mul      g(y * e(d)), e(d) of the feature width C, no 1 + or gate   (proj-mul)
@@ -40,6 +45,13 @@ from ssl_lib.models.heads import Block, build_mlp, hidden_block, mlp
 
 INJECTIONS = ("concat", "add", "mul", "hyper", "lowrank")
 DESCRIPTOR_MODES = ("matched", "shuffled")
+AUTHORS_WIDTH, AUTHORS_FEATURE_DIM = 64, 2048  # the README recipe's width, next to ResNet-50's features
+
+
+def scaled_width(feature_dim: int) -> int:
+    """The encoder width that keeps the authors' proportion to the backbone's feature width:
+    round(64 * feature_dim / 2048), at least 1 (64 for ResNet-50, 16 for ResNet-18, 4 for 128)."""
+    return max(1, round(AUTHORS_WIDTH * feature_dim / AUTHORS_FEATURE_DIM))
 
 
 @dataclass(frozen=True)
@@ -47,12 +59,14 @@ class CassleSettings:
     """CASSLE's part of a model: which descriptor keys condition the projector, how the encoded
     descriptor is injected, the descriptor encoder's depth and width, and whether each view gets
     its own descriptor ("matched") or another view's ("shuffled", the control). ModelConfig's flat
-    fields cassle_keys, cassle_injection, cassle_depth, cassle_width, cassle_descriptors."""
+    fields cassle_keys, cassle_injection, cassle_depth, cassle_width, cassle_descriptors.
+    `width` None is `scaled_width` of the backbone's feature width, resolved when the projector
+    is built."""
 
     keys: tuple[str, ...] = DEFAULT_DESCRIPTOR_KEYS
     injection: str = "concat"
     depth: int = 6
-    width: int = 64
+    width: int | None = None
     descriptors: str = "matched"
 
     def __post_init__(self):
@@ -60,7 +74,7 @@ class CassleSettings:
             raise ValueError(f"unknown CASSLE injection {self.injection!r}; known: {list(INJECTIONS)}")
         if self.descriptors not in DESCRIPTOR_MODES:
             raise ValueError(f"unknown CASSLE descriptors mode {self.descriptors!r}; known: {list(DESCRIPTOR_MODES)}")
-        if self.depth < 1 or self.width < 1:
+        if self.depth < 1 or (self.width is not None and self.width < 1):
             raise ValueError(f"CASSLE encoder depth and width must be >= 1, got {self.depth}, {self.width}")
         object.__setattr__(self, "keys", validate_descriptor_keys(self.keys))
 
@@ -88,11 +102,13 @@ class ConditionedProjector(nn.Module):
     """
 
     def __init__(self, in_dim: int, hidden: int, out_dim: int, layers: int, bn_last: bool,
-                 keys=DEFAULT_DESCRIPTOR_KEYS, injection: str = "concat", depth: int = 6, width: int = 64,
+                 keys=DEFAULT_DESCRIPTOR_KEYS, injection: str = "concat", depth: int = 6, width: int | None = None,
                  descriptors: str = "matched"):
         super().__init__()
         settings = CassleSettings(tuple(keys) if not isinstance(keys, str) else (keys,), injection, depth, width,
                                   descriptors)
+        width = scaled_width(in_dim) if width is None else width
+        self.width = width
         self.keys, self.injection, self.descriptors = settings.keys, injection, descriptors
         d_in = descriptor_dim(self.keys)
         dims = [in_dim] + [hidden] * (layers - 1) + [out_dim]

@@ -54,7 +54,7 @@ class ModelConfig:
     cassle_keys: str = ""  # descriptor keys, comma-separated; "" = CASSLE's default 13-dim set
     cassle_injection: str = "concat"
     cassle_depth: int = 6
-    cassle_width: int = 64
+    cassle_width: int | None = None  # None = the authors' 64 scaled to the feature width (cassle.scaled_width)
     cassle_descriptors: str = "matched"
     feature_aug: str = ""  # "", "noise", "dropout", "mix" or "generator"
     fa_strength: float | None = None

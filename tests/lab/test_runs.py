@@ -71,6 +71,22 @@ def test_a_stale_folder_is_cleared_before_training(tmp_path, monkeypatch):
     assert seen == [(False, False)]  # trained from scratch into a fresh folder
 
 
+def test_a_cassle_run_of_the_old_fixed_width_is_not_taken_for_the_scaled_default(tmp_path, monkeypatch):
+    # CASSLE's encoder width used to default to 64; its default is now scaled to the backbone
+    # (None), so an old run's folder has the new default's name but its config.json says 64.
+    cfg = tiny(cassle=True, cassle_depth=2, recipe="mocov2")
+    old = tiny(cassle=True, cassle_depth=2, cassle_width=64, recipe="mocov2")
+    run_dir = tmp_path / run_name(cfg)
+    run_dir.mkdir()
+    (run_dir / "backbone.pt").write_bytes(b"width 64")
+    (run_dir / "config.json").write_text(json.dumps(old.to_dict()))
+    assert not is_finished(run_dir, cfg) and is_finished(run_dir, old)
+    seen = []
+    monkeypatch.setattr(engine, "train", lambda c, resume=False: seen.append((resume, (run_dir / "backbone.pt").exists())))
+    get_or_train(cfg, tmp_path, log=None)
+    assert seen == [(False, False)]
+
+
 def test_an_invalid_config_is_refused_before_any_folder_is_made(tmp_path):
     with pytest.raises(ValueError, match="epochs"):
         get_or_train(TrainConfig(**{**TINY, "epochs": 0}), tmp_path, log=None)

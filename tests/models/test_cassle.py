@@ -72,4 +72,36 @@ def test_cassle_settings_check_themselves_and_come_from_the_flat_config_fields()
     assert CassleSettings(keys=("crop", "blur")).keys == ("blur", "crop")  # CASSLE's sorted layout
     assert ModelConfig().cassle_settings() is None
     cfg = ModelConfig(cassle=True, cassle_keys="crop,color", cassle_injection="add", cassle_depth=3)
-    assert cfg.cassle_settings() == CassleSettings(("color", "crop"), "add", 3, 64, "matched")
+    assert cfg.cassle_settings() == CassleSettings(("color", "crop"), "add", 3, None, "matched")
+    assert ModelConfig(cassle=True, cassle_width=64).cassle_settings().width == 64
+    with pytest.raises(ValueError, match="cassle_width must be positive"):
+        ModelConfig(cassle=True, cassle_width=0).validate()
+
+
+def test_default_width_keeps_the_authors_proportion_to_the_feature_width():
+    from ssl_lib.models.cassle import scaled_width
+
+    # README recipe: width 64 next to ResNet-50's 2048 features, i.e. 1/32 of the feature width
+    assert [scaled_width(c) for c in (2048, 512, 128, 64, 8)] == [64, 16, 4, 2, 1]
+    for feature_dim, injection in ((128, "concat"), (512, "concat"), (128, "lowrank"), (128, "add")):
+        projector = ConditionedProjector(feature_dim, 32, 8, 2, False, injection=injection, depth=2)
+        width = feature_dim // 32
+        assert projector.width == width
+        hidden = projector.encoder[0]
+        assert isinstance(hidden, torch.nn.Linear) and hidden.out_features == width
+        if injection == "concat":  # projector input [y, e(d)]: C + width
+            assert projector.net[0].in_features == feature_dim + width
+        if injection == "add":  # e(d) is added to y, so it has the feature width whatever `width` is
+            assert projector.encoder[-2].out_features == feature_dim
+    explicit = ConditionedProjector(128, 32, 8, 2, False, depth=2, width=64)
+    assert explicit.width == 64 and explicit.net[0].in_features == 192
+
+
+def test_built_model_scales_the_encoder_with_its_backbone():
+    from ssl_lib.models.compose import build_model
+    from ssl_lib.models.config import ModelConfig
+
+    model = build_model(ModelConfig(backbone_width=16, proj_hidden=32, proj_dim=16, cassle=True, cassle_depth=2))
+    projector = model.method.projector
+    assert model.method.backbone.feature_dim == 128 and projector.width == 4
+    assert projector.net[0].in_features == 132
