@@ -7,7 +7,9 @@ reuses the MoCo v2 model notebook 02 trained, and every notebook still runs on i
 The folder name is readable and stable: ``<method>-<recipe>-s<seed>-<hash>``, the hash taken
 over the config fields that differ from TrainConfig's defaults (so adding a new field with a
 default to TrainConfig does not rename existing runs).  ``output_dir``, ``progress`` and
-``data_root`` are not part of the identity: they do not change the trained weights.
+``data_root`` are not part of the identity: they do not change the trained weights; nor are the
+settings of a component that is off (`ModelConfig.unused_fields`), so changing, say, CASSLE's
+default width renames and retrains CASSLE runs only.
 
 Two processes asking for the same config (two notebooks open side by side in JupyterLab) do not
 train it twice into one folder: a lock file next to the run makes the second wait, then reuse.
@@ -27,8 +29,8 @@ from ssl_lib.train.run_dir import RunDir
 
 def config_identity(cfg: TrainConfig) -> dict:
     """The fields of `cfg` that define the trained model and differ from the defaults."""
-    defaults = TrainConfig().to_dict()
-    return {k: v for k, v in sorted(cfg.to_dict().items()) if k not in NOT_TRAINING_FIELDS and defaults.get(k) != v}
+    defaults, ignored = TrainConfig().to_dict(), set(NOT_TRAINING_FIELDS) | cfg.unused_fields()
+    return {k: v for k, v in sorted(cfg.to_dict().items()) if k not in ignored and defaults.get(k) != v}
 
 
 def run_name(cfg: TrainConfig) -> str:

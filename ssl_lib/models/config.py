@@ -117,6 +117,18 @@ class ModelConfig:
         return FeatureAugSettings(self.feature_aug, self.fa_strength, self.fa_stop_grad, self.fa_arrangement,
                                   self.fa_weight)
 
+    def unused_fields(self) -> set[str]:
+        """The settings of the components that are off: they do not change the model, so they do
+        not belong to a run's identity (`ssl_lib.lab.runs.config_identity`)."""
+        unused = set()
+        if not self.augself_groups():
+            unused |= {"augself_hidden"}
+        if not self.cassle:
+            unused |= {"cassle_keys", "cassle_injection", "cassle_depth", "cassle_width", "cassle_descriptors"}
+        if not self.feature_aug:
+            unused |= {"fa_strength", "fa_stop_grad", "fa_arrangement", "fa_weight"}
+        return unused
+
     def augself_groups(self) -> dict[str, float]:
         """AugSelf's {group: loss weight} ({} when AugSelf is off)."""
         return parse_groups(self.augself)

@@ -87,6 +87,19 @@ def test_a_cassle_run_of_the_old_fixed_width_is_not_taken_for_the_scaled_default
     assert seen == [(False, False)]
 
 
+def test_settings_of_a_component_that_is_off_do_not_name_or_invalidate_a_run(tmp_path):
+    # A run without CASSLE stored cassle_width=64 when that was the default: it is the same model
+    # as today's config, whose default is None, so it must be found and reused, not retrained.
+    cfg = tiny()
+    assert run_name(cfg) == run_name(tiny(cassle_width=64, cassle_depth=3, fa_weight=0.5, augself_hidden=7))
+    run_dir = tmp_path / run_name(cfg)
+    run_dir.mkdir()
+    (run_dir / "backbone.pt").write_bytes(b"finished")
+    (run_dir / "config.json").write_text(json.dumps(tiny(cassle_width=64).to_dict()))
+    assert is_finished(run_dir, cfg)
+    assert run_name(tiny(recipe="mocov2", cassle=True)) != run_name(tiny(recipe="mocov2", cassle=True, cassle_width=64))
+
+
 def test_an_invalid_config_is_refused_before_any_folder_is_made(tmp_path):
     with pytest.raises(ValueError, match="epochs"):
         get_or_train(TrainConfig(**{**TINY, "epochs": 0}), tmp_path, log=None)
