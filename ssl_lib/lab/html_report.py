@@ -106,8 +106,13 @@ def _overview(merged: dict) -> str:
     if claims:
         table = pd.DataFrame(claims)
         figure = claims_forest(table).to_html(full_html=False, include_plotlyjs=False)
+        summary = (results.get("08_report") or {}).get("summary") or {}
+        dropped = summary.get("failed_seeds") or []
+        robust = (f"<p>Judged again without the seeds that missed a floor ({html.escape(', '.join(map(str, dropped)))}): "
+                  f"{summary.get('verdicts_changed_without_failed_seeds', 0)} of {len(table)} verdicts change.</p>"
+                  if dropped else "")
         parts.append(f"<h2>Claims</h2><p>{html.escape(verdict_summary(table))} (details: "
-                     f'<a href="08_report.html">08_report</a>).</p>{figure}')
+                     f'<a href="08_report.html">08_report</a>).</p>{robust}{figure}')
     return "\n".join(parts)
 
 

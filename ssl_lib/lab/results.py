@@ -7,6 +7,7 @@ into ``<output>/results.json``; `recorded` reads one back (notebook 08 builds th
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -18,12 +19,15 @@ RESULTS = "results.json"
 
 
 def to_jsonable(value):
-    """Plain JSON types from numbers, numpy / torch scalars and arrays, pandas objects, dicts.
+    """Plain JSON types from numbers, numpy / torch scalars and arrays, pandas objects, dicts,
+    dataclass instances (their fields).
 
     Non-finite floats become None (JSON has no NaN); tuples become lists; dict keys strings.
     """
     if isinstance(value, dict):
         return {str(k): to_jsonable(v) for k, v in value.items()}
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):  # e.g. a claim's per-seed values
+        return to_jsonable(dataclasses.asdict(value))
     if isinstance(value, (list, tuple, set)):
         return [to_jsonable(v) for v in value]
     if hasattr(value, "to_dict") and hasattr(value, "columns"):  # a pandas DataFrame: its rows

@@ -10,7 +10,7 @@ and asks the session for what the reproduction provides: its experiments trained
 (`Session.train`), their training curves and backbones, the probe splits and transfer tables, a
 model of a run, the validity check's headroom. The claim vocabulary (`paired_claim`,
 `claims_table`, `mean_std`) and what the report notebook reads (`load_claims`, `recorded`,
-`verdict_counts`, `claims_forest`, `VERDICT_COLORS`) are importable from here too, so that a
+`verdict_counts`, `claims_forest`, `VERDICT_COLORS`, `verdicts_without`) are importable from here too, so that a
 notebook imports from this module and its paper's module of `ssl_lib.teaching` only.
 """
 
@@ -29,11 +29,11 @@ from ssl_lib.lab import validity as _validity
 from ssl_lib.lab.profiles import Profile, resolve
 from ssl_lib.lab.results import recorder
 from ssl_lib.lab.verdicts import (VERDICT_COLORS, claims_forest, claims_table, load_claims, mean_std,  # noqa: F401
-                                  paired_claim, recorded, verdict_counts)
+                                  paired_claim, recorded, verdict_counts, verdicts_without)
 from ssl_lib.train.run_dir import RunDir
 
 __all__ = ["Session", "start", "default_profile", "claims_table", "mean_std", "paired_claim", "load_claims", "recorded",
-           "verdict_counts", "claims_forest", "VERDICT_COLORS"]
+           "verdict_counts", "claims_forest", "VERDICT_COLORS", "verdicts_without"]
 
 
 def default_profile() -> str:
@@ -172,6 +172,14 @@ class Session:
                 print(error)
             found = recorded(self.profile.output, _validity.RESULTS_NAME)
         return found
+
+    def failed_seeds(self) -> list[int]:
+        """The seeds on which the bench missed a validity floor (`ssl_lib.lab.validity.failed_seeds`
+        of `validity`); [] for a profile without floors."""
+        found = self.validity()
+        if not found.get("floors"):
+            return []
+        return _validity.failed_seeds(pd.DataFrame(found["table"]), _validity.ValidityFloors(**found["floors"]))
 
     def ensure(self, notebooks) -> list[str]:
         """Run those of `notebooks` (e.g. "02_invariance") whose results are missing, with this

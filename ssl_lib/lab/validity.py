@@ -105,8 +105,8 @@ def headroom(table: pd.DataFrame, model: str, factor: str) -> pd.Series:
     return rows.set_index("seed").value.rename(f"headroom {factor}").sort_index()
 
 
-def check_floors(table: pd.DataFrame, floors: ValidityFloors) -> list[str]:
-    """One line per missed floor (empty when the bench is valid on every seed)."""
+def missed_floors(table: pd.DataFrame, floors: ValidityFloors) -> list[tuple[int, str]]:
+    """(seed, one line) per missed floor, in seed order (empty when the bench is valid on every seed)."""
     failures = []
     for seed, rows in table.groupby("seed", sort=True):
         def value(measure, model, factor):  # None where this seed lacks one of the two models
@@ -116,19 +116,32 @@ def check_floors(table: pd.DataFrame, floors: ValidityFloors) -> list[str]:
         for model in FULL_MODELS:
             gain = value("content", model, CONTENT_TASK)
             if gain is not None and gain < floors.content:
-                failures.append(f"seed {seed}: {model} learns {CONTENT_TASK} only {gain:+.3f} over random init "
-                                f"(floor {floors.content})")
+                failures.append((seed, f"seed {seed}: {model} learns {CONTENT_TASK} only {gain:+.3f} over random init "
+                                f"(floor {floors.content})"))
         color = value("headroom", floors.headroom_of, "color")
         if color is not None and color < floors.color:
-            failures.append(f"seed {seed}: colour headroom of {floors.headroom_of} is {color:+.3f} "
-                            f"(floor {floors.color})")
+            failures.append((seed, f"seed {seed}: colour headroom of {floors.headroom_of} is {color:+.3f} "
+                                   f"(floor {floors.color})"))
         geometric = {f: value("headroom", floors.headroom_of, f) for f in GEOMETRIC}
         geometric = {f: v for f, v in geometric.items() if v is not None}
         best = max(geometric, key=geometric.get) if geometric else None
         if best is not None and geometric[best] < floors.geometric:
-            failures.append(f"seed {seed}: largest geometric headroom of {floors.headroom_of} is {best} "
-                            f"{geometric[best]:+.3f} (floor {floors.geometric})")
-    return failures
+            failures.append((seed, f"seed {seed}: largest geometric headroom of {floors.headroom_of} is {best} "
+                                   f"{geometric[best]:+.3f} (floor {floors.geometric})"))
+    return [(int(seed), line) for seed, line in failures]
+
+
+def check_floors(table: pd.DataFrame, floors: ValidityFloors) -> list[str]:
+    """One line per missed floor (empty when the bench is valid on every seed)."""
+    return [line for _, line in missed_floors(table, floors)]
+
+
+def failed_seeds(table: pd.DataFrame, floors: ValidityFloors) -> list[int]:
+    """The seeds on which the bench misses at least one floor, sorted: the seeds a claim is judged
+    again without (`ssl_lib.lab.verdicts.rejudge`) to see whether its verdict rests on them. A seed
+    the validity check did not measure (a model trained on more seeds than the keepers) is not
+    among them: nothing is known against it."""
+    return sorted({seed for seed, _ in missed_floors(table, floors)})
 
 
 def summary(table: pd.DataFrame) -> pd.DataFrame:

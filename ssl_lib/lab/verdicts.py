@@ -34,13 +34,17 @@ paper's reported gain says "no such effect here"; one far above it says "too noi
 
 Nothing in a verdict is typed by hand: `claim_row` formats what `compare` computed, and
 `paired_claim` (what every notebook's claims go through) picks the paired per-seed values of a
-treatment and a control and returns that row. `mean_std` is the notebooks' "mean ± std over seeds".
+treatment and a control and returns that row. The row keeps those values (`SeedValues`, its
+``seeds`` column), so a claim can be judged again, by the same rule, on a subset of its seeds
+(`rejudge`: e.g. without the seeds on which the bench missed a validity floor). `mean_std` is the
+notebooks' "mean ± std over seeds".
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -182,6 +186,110 @@ def interval(mean: float, low: float, high: float, digits: int = 3) -> str:
     return f"{mean:+.{digits}f} [{bound(low)}, {bound(high)}]"
 
 
+def seed_ranges(seeds: Iterable[int]) -> str:
+    """"0-5, 7": sorted seeds with consecutive runs joined."""
+    seeds, parts = sorted(seeds), []
+    for seed in seeds:
+        if parts and seed == parts[-1][1] + 1:
+            parts[-1][1] = seed
+        else:
+            parts.append([seed, seed])
+    return ", ".join(str(a) if a == b else f"{a}-{b}" for a, b in parts)
+
+
+@dataclass(frozen=True)
+class SeedValues:
+    """The paired per-seed values a claim was judged on, and how: what `rejudge` needs to apply
+    the rule again to a subset of the seeds. Shown (the claims table's ``seeds`` column) as the
+    seeds it holds, "0-5"; recorded to JSON as its fields.
+
+    seeds: the seeds, in the order compared; treatment, control: each model's value per seed, as
+    measured (a non-inferiority ``margin`` is not added); headroom: the bounding headroom per seed,
+    or None; labels: the (treatment, control) names of ``measured``.
+    """
+
+    seeds: tuple[int, ...]
+    treatment: tuple[float, ...]
+    control: tuple[float, ...]
+    headroom: tuple[float, ...] | None = None
+    higher_is_better: bool = True
+    margin: float = 0.0
+    labels: tuple[str, str] = ("treatment", "control")
+    digits: int = 3
+
+    def __post_init__(self):
+        n = len(self.seeds)
+        if len(self.treatment) != n or len(self.control) != n or (self.headroom is not None and len(self.headroom) != n):
+            raise ValueError(f"SeedValues needs one treatment, control (and headroom) value per seed: {n} seeds, "
+                             f"{len(self.treatment)} treatment, {len(self.control)} control values")
+
+    def __str__(self) -> str:
+        return seed_ranges(self.seeds)
+
+    __repr__ = __str__  # what a notebook's table shows
+
+    @classmethod
+    def from_record(cls, value) -> SeedValues | None:
+        """A `SeedValues` from its JSON record (a dict of its fields); an instance passes through,
+        anything else (None, a table's NaN for a row recorded without values) gives None."""
+        if isinstance(value, cls) or not isinstance(value, dict):
+            return value if isinstance(value, cls) else None
+        fields = {k: tuple(v) if isinstance(v, list) else v for k, v in value.items()}
+        return cls(**fields)
+
+    def without(self, seeds: Iterable[int]) -> SeedValues:
+        """The same claim's values with `seeds` left out."""
+        drop = set(seeds)
+        keep = [i for i, seed in enumerate(self.seeds) if seed not in drop]
+        pick = lambda values: None if values is None else tuple(values[i] for i in keep)
+        return replace(self, seeds=pick(self.seeds), treatment=pick(self.treatment), control=pick(self.control),
+                       headroom=pick(self.headroom))
+
+
+def judge(paper: str, claim: str, quantity: str, values: SeedValues) -> dict:
+    """The claims-table row of one claim judged on `values` (`compare`, then `claim_row`), with
+    `values` kept under ``seeds``."""
+    if not values.seeds:
+        raise ValueError(f"no seeds left to judge {paper!r}: {claim!r} on")
+    treatment = np.asarray(values.treatment, dtype=float)
+    result = compare(treatment + values.margin, values.control, higher_is_better=values.higher_is_better,
+                     headroom=values.headroom, effect_claim=not values.margin)
+    result["treatment_mean"] -= values.margin  # show the measured value; the difference keeps the margin
+    row = claim_row(paper, claim, quantity, values.labels[0], values.labels[1], result, values.digits)
+    return {**row, "seeds": values}
+
+
+def rejudge(claims: pd.DataFrame, drop_seeds: Iterable[int]) -> pd.DataFrame:
+    """Every claim of a claims table judged again by the same rule without `drop_seeds` (seeds a
+    claim lacks are ignored); the other columns (e.g. ``notebook``) are kept. Raises ValueError
+    naming a claim recorded without its per-seed values (rerun its notebook)."""
+    drop = list(drop_seeds)
+    rows = []
+    for row in claims.to_dict(orient="records"):
+        values = SeedValues.from_record(row.get("seeds"))
+        if values is None:
+            raise ValueError(f"claim {row['paper']!r}: {row['claim']!r} was recorded without its per-seed values; "
+                             f"rerun its notebook to judge it on fewer seeds")
+        rows.append({**row, **judge(row["paper"], row["claim"], row["quantity"], values.without(drop))})
+    return pd.DataFrame(rows, columns=list(claims.columns))
+
+
+def verdicts_without(claims: pd.DataFrame, drop_seeds: Iterable[int]) -> pd.DataFrame:
+    """Each claim's verdict on all its seeds beside its verdict judged again without `drop_seeds`
+    (`rejudge`): columns paper, claim, quantity (and notebook, when the table has it), then for
+    both judgements seeds, difference, verdict (the second with `` without`` appended, plus
+    ``reason without``), and ``same`` (True where the verdicts agree)."""
+    again = rejudge(claims, drop_seeds)
+    keys = [c for c in ("notebook", "paper", "claim", "quantity") if c in claims]
+    table = claims[keys].copy()
+    for column in ("seeds", "difference", "verdict"):
+        table[column] = claims[column].map(str) if column == "seeds" else claims[column]
+    for column in ("seeds", "difference", "verdict", "reason"):
+        table[f"{column} without"] = again[column].map(str) if column == "seeds" else again[column]
+    table["same"] = table["verdict"] == table["verdict without"]
+    return table
+
+
 def claim_row(paper: str, claim: str, quantity: str, treatment: str, control: str, result: dict,
               digits: int = 3) -> dict:
     """One row of the claims table from a `compare` result: ``difference`` is the mean paired
@@ -200,12 +308,14 @@ def claim_row(paper: str, claim: str, quantity: str, treatment: str, control: st
                 reason=verdict_reason(result["verdict"], result["ci_high"], detectable, headroom, target))
 
 
-CLAIM_COLUMNS = ["paper", "claim", "quantity", "measured", "difference", "detectable", "headroom", "target",
+CLAIM_COLUMNS = ["paper", "claim", "quantity", "measured", "difference", "detectable", "headroom", "target", "seeds",
                  "seeds_agreeing", "verdict", "reason"]
 
 
 def claims_table(rows: list[dict]) -> pd.DataFrame:
-    """The report's table: one row per claim, in the order given."""
+    """The report's table: one row per claim, in the order given. A ``seeds`` entry read back from
+    JSON (a dict) becomes a `SeedValues` again; a row recorded without one has None there."""
+    rows = [{**row, "seeds": SeedValues.from_record(row.get("seeds"))} for row in rows]
     return pd.DataFrame(rows, columns=CLAIM_COLUMNS)
 
 
@@ -281,7 +391,8 @@ def paired_claim(paper: str, text: str, quantity: str, per_seed, treatment: str,
         headroom: for a claim whose effect a factor's headroom bounds, that headroom per seed (a
             Series or mapping indexed by seed); the seeds compared must all have a value.
     Returns:
-        `claim_row` of `compare(treatment + margin, control, headroom=...)`.
+        `claim_row` of `compare(treatment + margin, control, headroom=...)`, with the per-seed
+        values under ``seeds`` (`SeedValues`).
     """
     t, c = _seed_values(per_seed, treatment), _seed_values(per_seed, control)
     if seeds is not None:
@@ -296,14 +407,14 @@ def paired_claim(paper: str, text: str, quantity: str, per_seed, treatment: str,
         missing = sorted(set(t.index) - set(headroom.index))
         if missing:
             raise KeyError(f"headroom has no value for seeds {missing}")
-        bound = headroom.loc[list(t.index)].to_numpy()
-    result = compare(t.to_numpy() + margin, c.to_numpy(), higher_is_better=higher_is_better, headroom=bound,
-                     effect_claim=not margin)
-    result["treatment_mean"] -= margin  # show the measured value; the difference keeps the margin
+        bound = tuple(float(h) for h in headroom.loc[list(t.index)])
     if margin:
         quantity = f"{quantity} (+{margin} margin)"
     names = labels if labels is not None else (treatment, control)
-    return claim_row(paper, text, quantity, names[0], names[1], result, digits)
+    values = SeedValues(seeds=tuple(int(s) for s in t.index), treatment=tuple(float(v) for v in t),
+                        control=tuple(float(v) for v in c), headroom=bound, higher_is_better=higher_is_better,
+                        margin=float(margin), labels=(str(names[0]), str(names[1])), digits=digits)
+    return judge(paper, text, quantity, values)
 
 
 def mean_std(table: pd.DataFrame, by, value: str, seeds: bool = False) -> pd.DataFrame:

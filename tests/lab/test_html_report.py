@@ -52,11 +52,16 @@ def test_the_index_shows_validity_and_every_claim_first(tmp_path):
                                      compare([0.8, 0.7, 0.95], [0.7, 0.8, 0.8], headroom=[0.01] * 3))])
     merged = {"run": {"profile": "smoke", "notebooks": []},
               "notebooks": {"00_validity": {"failures": ["seed 0: colour headroom of SimCLR is +0.01 (floor 0.1)"]},
-                            "08_report": {"claims": claims.assign(notebook="04_augself").to_dict("records")}}}
+                            "08_report": {"claims": claims.assign(notebook="04_augself").to_dict("records"),
+                                          "summary": {"failed_seeds": [0, 5],
+                                                      "verdicts_changed_without_failed_seeds": 1}}}}
     page = write_report(tmp_path, merged).read_text()
+    assert "without the seeds that missed a floor (0, 5): 1 of 2 verdicts change" in page
     assert "Bench not valid" in page and "colour headroom of SimCLR is +0.01" in page
     assert "2 claims: 1 reproduced, 1 cannot show here" in page
     assert page.index("Claims") < page.index("Notebooks") and "Plotly.newPlot" in page
     assert '<script src="plotly.min.js"' in page and not FETCHED.findall(page)
+    del merged["notebooks"]["08_report"]["summary"]  # a report recorded before the re-judgement: no such line
+    assert "missed a floor (" not in write_report(tmp_path, merged).read_text()
     valid = write_report(tmp_path, {"run": {}, "notebooks": {"00_validity": {"failures": []}}}).read_text()
     assert "Bench valid" in valid and "Claims" not in valid

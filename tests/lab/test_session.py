@@ -80,3 +80,20 @@ def test_ensure_runs_only_the_missing_notebooks_with_the_sessions_own_overrides(
     (profile, kwargs), = calls
     assert profile == "smoke" and kwargs["notebooks"] == ["05"] and kwargs["seeds"] == [5, 6]
     assert kwargs["output"] == lab.P.output and kwargs["runs_root"] == lab.P.runs_root and not kwargs["report"]
+
+
+def test_failed_seeds_reads_the_recorded_validity_check(lab, tmp_path):
+    from ssl_lib.lab.results import record
+    from ssl_lib.lab.validity import RESULTS_NAME, ValidityFloors
+
+    def rows(seed, colour):  # SimCLR's measures on one seed: only its colour headroom varies
+        measures = [("content", "shape", 0.30), ("headroom", "color", colour), ("headroom", "position", 0.20)]
+        return [dict(seed=seed, measure=m, model="SimCLR", factor=f, value=v) for m, f, v in measures]
+
+    table = rows(0, 0.05) + rows(1, 0.20) + rows(2, 0.08)
+    out = tmp_path / "out"
+    record("table", table, output=out, notebook=RESULTS_NAME)
+    record("floors", None, output=out, notebook=RESULTS_NAME)
+    assert lab.failed_seeds() == []  # a profile without floors: measured, nothing enforced
+    record("floors", vars(ValidityFloors()), output=out, notebook=RESULTS_NAME)
+    assert lab.failed_seeds() == [0, 2]

@@ -3,7 +3,7 @@
 import pandas as pd
 import pytest
 
-from ssl_lib.lab.validity import ValidityFloors, check_floors, summary, validity_table
+from ssl_lib.lab.validity import ValidityFloors, check_floors, failed_seeds, summary, validity_table
 
 TASKS = ("shape", "color", "position", "size", "orientation")
 
@@ -47,6 +47,10 @@ def test_floors_pass_and_each_miss_is_named_with_its_seed():
     assert failures[0].startswith("seed 0: colour headroom of SimCLR is +0.050")
     assert "seed 1: Default learns shape only +0.100 over random init (floor 0.15)" in failures
     assert any(f.startswith("seed 1: largest geometric headroom of SimCLR is size +0.030") for f in failures)
+    assert failed_seeds(validity_table(missed), floors) == [0, 1]  # each seed once, however many floors it misses
+    only_seed_1 = top1_table({("SimCLR", 1, "shape"): 0.30})  # content +0.05
+    assert failed_seeds(validity_table(only_seed_1), floors) == [1]
+    assert failed_seeds(validity_table(top1_table()), floors) == []
 
 
 def test_missing_models_are_named():

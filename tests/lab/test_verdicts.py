@@ -88,6 +88,10 @@ def test_paired_claim_by_hand():
     from ssl_lib.lab.verdicts import paired_claim
 
     row = paired_claim("P", "a beats b", "top-1", _frame(), "a", "b")
+    values = row.pop("seeds")  # what the claim was judged on, kept for `rejudge`
+    assert (values.seeds, values.treatment, values.control, values.headroom) == ((0, 1, 2), (0.5, 0.6, 0.7),
+                                                                                (0.4, 0.65, 0.5), None)
+    assert str(values) == "0-2"
     # a - b per seed: 0.10, -0.05, 0.20 -> mean 0.0833, sample std 0.1258, half-width 4.3027 * 0.1258 / sqrt(3);
     # a: 0.600 +- 0.100; b: 0.517 +- 0.126
     assert row == dict(paper="P", claim="a beats b", quantity="top-1",
@@ -283,3 +287,72 @@ def test_the_verdict_summary_counts_each_verdict_present():
 
     claims = pd.DataFrame({"verdict": ["inconclusive", "reproduced", "reproduced"]})
     assert verdict_summary(claims) == "3 claims: 2 reproduced, 1 inconclusive"
+
+
+def test_seed_ranges():
+    from ssl_lib.lab.verdicts import seed_ranges
+
+    assert seed_ranges([3, 0, 1, 2, 7, 9, 10]) == "0-3, 7, 9-10" and seed_ranges([5]) == "5" and seed_ranges([]) == ""
+
+
+def _four_seeds():
+    # per seed: t - c = 0.05, 0.04, -0.10 (seed 2: the outlier), 0.06; headroom 0.2, 0.3, 0.05, 0.25
+    return dict(t=[0.55, 0.64, 0.40, 0.66], c=[0.50, 0.60, 0.50, 0.60], h=[0.2, 0.3, 0.05, 0.25])
+
+
+def test_rejudge_equals_judging_the_remaining_seeds_from_scratch():
+    import pandas as pd
+
+    from ssl_lib.lab.verdicts import paired_claim, rejudge
+
+    v = _four_seeds()
+    per_seed = {"t": pd.Series(v["t"], index=[0, 1, 2, 3]), "c": pd.Series(v["c"], index=[0, 1, 2, 3])}
+    headroom = pd.Series(v["h"], index=[0, 1, 2, 3])
+    rows = [paired_claim("P", "t helps", "q", per_seed, "t", "c", headroom=headroom),
+            paired_claim("P", "t keeps", "q", per_seed, "t", "c", margin=0.02, labels=("T", "C"), digits=2)]
+    claims = claims_table(rows).assign(notebook="04_augself")
+    assert claims.verdict.tolist() == ["inconclusive", "inconclusive"]  # seed 2 pulls the interval over 0
+    again = rejudge(claims, [2, 99])  # a seed no claim has is ignored
+    # the reference: the same claims judged on seeds 0, 1, 3 in the first place
+    expected = claims_table([paired_claim("P", "t helps", "q", per_seed, "t", "c", seeds=[0, 1, 3], headroom=headroom),
+                             paired_claim("P", "t keeps", "q", per_seed, "t", "c", seeds=[0, 1, 3], margin=0.02,
+                                          labels=("T", "C"), digits=2)]).assign(notebook="04_augself")
+    pd.testing.assert_frame_equal(again, expected)
+    assert again.verdict.tolist() == ["reproduced", "reproduced"] and str(again.seeds[0]) == "0-1, 3"
+    assert again.headroom[0] == "0.250" and again.quantity[1] == "q (+0.02 margin)"
+    pd.testing.assert_frame_equal(rejudge(claims, []), claims)  # nothing dropped: the same table
+
+
+def test_rejudge_after_a_json_round_trip_and_its_errors(tmp_path):
+    from ssl_lib.lab.results import record
+    from ssl_lib.lab.verdicts import load_claims, paired_claim, rejudge
+
+    v = _four_seeds()
+    row = paired_claim("P", "t helps", "q", {"t": v["t"], "c": v["c"]}, "t", "c")
+    record("claims", claims_table([row]), output=tmp_path, notebook="05_cassle")
+    loaded = load_claims(tmp_path, ["05_cassle"])
+    assert loaded.seeds[0] == row["seeds"]  # the per-seed values come back from JSON
+    assert rejudge(loaded, [2]).verdict.tolist() == ["reproduced"]
+    with pytest.raises(ValueError, match="no seeds left"):
+        rejudge(loaded, [0, 1, 2, 3])
+    old = claims_table([{k: x for k, x in row.items() if k != "seeds"}])  # recorded before values were kept
+    with pytest.raises(ValueError, match="recorded without its per-seed values"):
+        rejudge(old, [2])
+
+
+def test_verdicts_without_sets_both_judgements_side_by_side():
+    import pandas as pd
+
+    from ssl_lib.lab.verdicts import paired_claim, verdicts_without
+
+    v = _four_seeds()
+    per_seed = {"t": pd.Series(v["t"], index=[0, 1, 2, 3]), "c": pd.Series(v["c"], index=[0, 1, 2, 3])}
+    claims = claims_table([paired_claim("P", "t helps", "q", per_seed, "t", "c"),
+                           paired_claim("P", "c helps", "q", per_seed, "c", "t")]).assign(notebook="04_augself")
+    table = verdicts_without(claims, [2])
+    assert table.columns.tolist() == ["notebook", "paper", "claim", "quantity", "seeds", "difference", "verdict",
+                                      "seeds without", "difference without", "verdict without", "reason without", "same"]
+    assert table.seeds.tolist() == ["0-3", "0-3"] and table["seeds without"].tolist() == ["0-1, 3", "0-1, 3"]
+    # without seed 2, t beats c on every seed: the first claim is reproduced, the second contradicted
+    assert table["verdict without"].tolist() == ["reproduced", "not reproduced"]
+    assert table.same.tolist() == [False, False] and table["reason without"][1] == "interval below 0"
