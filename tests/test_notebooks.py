@@ -205,6 +205,14 @@ def test_every_claim_of_the_report_has_a_verdict_by_the_rule(smoke_run):
     assert report["claims"] and report["claims"] == expected
     for claim in report["claims"]:  # the verdict rule, applied to the recorded pieces
         wins, seeds = map(int, claim["seeds_agreeing"].split("/"))
+        # the per-seed values kept with the claim (for judging it again on fewer seeds) are the ones
+        # its row was computed from: the paired difference, its interval and the seed count
+        values = claim["seeds"]
+        sign = 1 if values["higher_is_better"] else -1
+        d = [sign * (t + values["margin"] - c) for t, c in zip(values["treatment"], values["control"])]
+        assert len(values["seeds"]) == seeds and sum(x > 0 for x in d) == wins, claim
+        if values["digits"] == 3:
+            assert claim["difference"] == _interval(d), claim
         _, low, high = _parse_interval(claim["difference"])
         if seeds < MIN_SEEDS:
             assert claim["verdict"] == "inconclusive", claim
@@ -222,6 +230,8 @@ def test_every_claim_of_the_report_has_a_verdict_by_the_rule(smoke_run):
         assert {v: row[v] for v in VERDICTS} == {v: counts[row["paper"], v] for v in VERDICTS}
     summary = report["summary"]
     assert summary["claims"] == len(report["claims"])
+    # the smoke profile has no floors: no seed missed one, nothing was judged again
+    assert summary["failed_seeds"] == [] and "claims_without_failed_seeds" not in report
     assert {v: summary.get(v, 0) for v in VERDICTS} == {v: sum(n for (_, w), n in counts.items() if w == v)
                                                          for v in VERDICTS}
     papers = {c["paper"] for c in report["claims"]}

@@ -108,7 +108,8 @@ def _overview(merged: dict) -> str:
         figure = claims_forest(table).to_html(full_html=False, include_plotlyjs=False)
         summary = (results.get("08_report") or {}).get("summary") or {}
         dropped = summary.get("failed_seeds") or []
-        robust = (f"<p>Judged again without the seeds that missed a floor ({html.escape(', '.join(map(str, dropped)))}): "
+        seeds = html.escape(", ".join(map(str, dropped)))
+        robust = (f"<p>Judged again without the seeds that missed a floor ({seeds}): "
                   f"{summary.get('verdicts_changed_without_failed_seeds', 0)} of {len(table)} verdicts change.</p>"
                   if dropped else "")
         parts.append(f"<h2>Claims</h2><p>{html.escape(verdict_summary(table))} (details: "

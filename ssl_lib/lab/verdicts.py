@@ -219,7 +219,8 @@ class SeedValues:
 
     def __post_init__(self):
         n = len(self.seeds)
-        if len(self.treatment) != n or len(self.control) != n or (self.headroom is not None and len(self.headroom) != n):
+        lengths = [len(self.treatment), len(self.control)] + ([] if self.headroom is None else [len(self.headroom)])
+        if any(length != n for length in lengths):
             raise ValueError(f"SeedValues needs one treatment, control (and headroom) value per seed: {n} seeds, "
                              f"{len(self.treatment)} treatment, {len(self.control)} control values")
 
@@ -248,9 +249,13 @@ class SeedValues:
 
 def judge(paper: str, claim: str, quantity: str, values: SeedValues) -> dict:
     """The claims-table row of one claim judged on `values` (`compare`, then `claim_row`), with
-    `values` kept under ``seeds``."""
+    `values` kept under ``seeds``. With no seeds at all the row is "inconclusive" with every
+    number "n/a" (the rule's fewer-than-`MIN_SEEDS` case), reason "no seeds left"."""
     if not values.seeds:
-        raise ValueError(f"no seeds left to judge {paper!r}: {claim!r} on")
+        na = "n/a"
+        return dict(paper=paper, claim=claim, quantity=quantity, measured=na, difference=f"{na} [{na}, {na}]",
+                    detectable=na, headroom=na, target=na, seeds_agreeing="0/0", verdict="inconclusive",
+                    reason="no seeds left", seeds=values)
     treatment = np.asarray(values.treatment, dtype=float)
     result = compare(treatment + values.margin, values.control, higher_is_better=values.higher_is_better,
                      headroom=values.headroom, effect_claim=not values.margin)
@@ -274,12 +279,31 @@ def rejudge(claims: pd.DataFrame, drop_seeds: Iterable[int]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=list(claims.columns))
 
 
+def changes_by_chance(row: dict, k: int) -> tuple[int, int]:
+    """(changed, subsets): of every way to leave `k` of a claim's seeds out, how many change its
+    verdict. The yardstick for `verdicts_without`: a verdict that changes without some seeds
+    rests on *those* seeds only if leaving out others of the same number rarely changes it; if
+    most do, it changes for lack of seeds. (0, 0) for k = 0."""
+    from itertools import combinations
+
+    values = SeedValues.from_record(row["seeds"])
+    if k == 0:
+        return 0, 0
+    subsets = list(combinations(values.seeds, k))
+    changed = sum(judge(row["paper"], row["claim"], row["quantity"], values.without(drop))["verdict"] != row["verdict"]
+                  for drop in subsets)
+    return changed, len(subsets)
+
+
 def verdicts_without(claims: pd.DataFrame, drop_seeds: Iterable[int]) -> pd.DataFrame:
     """Each claim's verdict on all its seeds beside its verdict judged again without `drop_seeds`
     (`rejudge`): columns paper, claim, quantity (and notebook, when the table has it), then for
     both judgements seeds, difference, verdict (the second with `` without`` appended, plus
-    ``reason without``), and ``same`` (True where the verdicts agree)."""
-    again = rejudge(claims, drop_seeds)
+    ``reason without``), ``same`` (True where the verdicts agree) and ``any as many`` ("9/15": of
+    all ways to leave out as many of the claim's seeds, how many change its verdict;
+    `changes_by_chance`)."""
+    drop = set(drop_seeds)
+    again = rejudge(claims, drop)
     keys = [c for c in ("notebook", "paper", "claim", "quantity") if c in claims]
     table = claims[keys].copy()
     for column in ("seeds", "difference", "verdict"):
@@ -287,6 +311,12 @@ def verdicts_without(claims: pd.DataFrame, drop_seeds: Iterable[int]) -> pd.Data
     for column in ("seeds", "difference", "verdict", "reason"):
         table[f"{column} without"] = again[column].map(str) if column == "seeds" else again[column]
     table["same"] = table["verdict"] == table["verdict without"]
+    chance = []
+    for row in claims.to_dict(orient="records"):
+        k = len(drop & set(SeedValues.from_record(row["seeds"]).seeds))
+        changed, subsets = changes_by_chance(row, k)
+        chance.append(f"{changed}/{subsets}" if subsets else "-")
+    table["any as many"] = chance
     return table
 
 

@@ -325,7 +325,7 @@ def test_rejudge_equals_judging_the_remaining_seeds_from_scratch():
 
 def test_rejudge_after_a_json_round_trip_and_its_errors(tmp_path):
     from ssl_lib.lab.results import record
-    from ssl_lib.lab.verdicts import load_claims, paired_claim, rejudge
+    from ssl_lib.lab.verdicts import claim_numbers, load_claims, paired_claim, rejudge
 
     v = _four_seeds()
     row = paired_claim("P", "t helps", "q", {"t": v["t"], "c": v["c"]}, "t", "c")
@@ -333,8 +333,10 @@ def test_rejudge_after_a_json_round_trip_and_its_errors(tmp_path):
     loaded = load_claims(tmp_path, ["05_cassle"])
     assert loaded.seeds[0] == row["seeds"]  # the per-seed values come back from JSON
     assert rejudge(loaded, [2]).verdict.tolist() == ["reproduced"]
-    with pytest.raises(ValueError, match="no seeds left"):
-        rejudge(loaded, [0, 1, 2, 3])
+    empty = rejudge(loaded, [0, 1, 2, 3])  # every seed left out: nothing to judge on, said so
+    assert empty[["difference", "seeds_agreeing", "verdict", "reason"]].iloc[0].tolist() == [
+        "n/a [n/a, n/a]", "0/0", "inconclusive", "no seeds left"]
+    assert claim_numbers(empty).isna().all(axis=None)
     old = claims_table([{k: x for k, x in row.items() if k != "seeds"}])  # recorded before values were kept
     with pytest.raises(ValueError, match="recorded without its per-seed values"):
         rejudge(old, [2])
@@ -351,8 +353,36 @@ def test_verdicts_without_sets_both_judgements_side_by_side():
                            paired_claim("P", "c helps", "q", per_seed, "c", "t")]).assign(notebook="04_augself")
     table = verdicts_without(claims, [2])
     assert table.columns.tolist() == ["notebook", "paper", "claim", "quantity", "seeds", "difference", "verdict",
-                                      "seeds without", "difference without", "verdict without", "reason without", "same"]
+                                      "seeds without", "difference without", "verdict without", "reason without", "same",
+                                      "any as many"]
     assert table.seeds.tolist() == ["0-3", "0-3"] and table["seeds without"].tolist() == ["0-1, 3", "0-1, 3"]
     # without seed 2, t beats c on every seed: the first claim is reproduced, the second contradicted
     assert table["verdict without"].tolist() == ["reproduced", "not reproduced"]
     assert table.same.tolist() == [False, False] and table["reason without"][1] == "interval below 0"
+    # the yardstick: leaving out any one of the four seeds. Only seed 2 (the outlier) changes the
+    # first claim (without 0, 1 or 3 its interval still spans 0: inconclusive, as on all four)
+    assert table["any as many"].tolist() == ["1/4", "1/4"]
+    assert verdicts_without(claims, [99])["any as many"].tolist() == ["-", "-"]  # no seed of theirs left out
+
+
+def test_changes_by_chance_counts_every_subset_of_that_size():
+    from itertools import combinations
+
+    from ssl_lib.lab.verdicts import changes_by_chance, compare, paired_claim
+
+    values = {"t": [0.55, 0.64, 0.40, 0.66, 0.61], "c": [0.50, 0.60, 0.50, 0.60, 0.58]}
+    row = paired_claim("P", "t helps", "q", values, "t", "c")
+    # by hand: judge each 3-seed subset with compare and count the verdicts unlike the 5-seed one
+    expected = sum(compare([values["t"][i] for i in keep], [values["c"][i] for i in keep])["verdict"] != row["verdict"]
+                   for keep in combinations(range(5), 3))
+    assert changes_by_chance(row, 2) == (expected, 10) and changes_by_chance(row, 0) == (0, 0)
+
+
+def test_seed_values_need_one_value_per_seed():
+    from ssl_lib.lab.verdicts import SeedValues
+
+    with pytest.raises(ValueError, match="one treatment, control \\(and headroom\\) value per seed: 2 seeds"):
+        SeedValues(seeds=(0, 1), treatment=(0.5,), control=(0.4, 0.4))
+    with pytest.raises(ValueError, match="per seed"):
+        SeedValues(seeds=(0, 1), treatment=(0.5, 0.6), control=(0.4, 0.4), headroom=(0.1,))
+    assert SeedValues.from_record(None) is None and SeedValues.from_record(float("nan")) is None
