@@ -4,8 +4,9 @@
     python benchmarks/power_analysis.py outputs/long outputs/long-recheck --per-experiment
 
 For every claim of ``<output>/results.json`` (notebook 08's table): the standard deviation of its
-per-seed difference (recovered from the recorded detectable effect and seed count, the inverse of
-`ssl_lib.lab.verdicts.compare`), the target detectable effect (half the headroom that bounds the
+per-seed difference (from the per-seed values the claim keeps; for a claim recorded before it kept
+them, recovered from the recorded detectable effect and seed count, the inverse of
+`ssl_lib.lab.verdicts.compare`, exact to the rounding of that effect), the target detectable effect (half the headroom that bounds the
 claim, or 0.05 where none does), and the seeds that reach it (`verdicts.seeds_needed`; "-" when
 even 100 would not, i.e. the bench cannot show the claim). A standard deviation from 3 seeds is
 itself uncertain (its 95% interval spans about 0.5x to 6x), so the seed counts are a first
@@ -35,7 +36,7 @@ import pandas as pd
 from ssl_lib.lab.experiments import all_experiments
 from ssl_lib.lab.results import read_merged
 from ssl_lib.lab.validity import KEEPER
-from ssl_lib.lab.verdicts import MIN_SEEDS, claim_numbers, detectable_shift, seeds_needed, target_effect
+from ssl_lib.lab.verdicts import MIN_SEEDS, SeedValues, claim_numbers, detectable_shift, seeds_needed, target_effect
 
 # Claims whose `measured` labels are not experiment names: the models behind them.
 LABEL_MODELS = {"fused": ("Default", "Spatial", "Appearance"), "3 x Default": ("Default",)}
@@ -47,7 +48,11 @@ def power_table(claims: list[dict]) -> pd.DataFrame:
     rows = []
     for claim, detectable, headroom in zip(claims, numbers.detectable, numbers.headroom):
         seeds = int(claim["seeds_agreeing"].split("/")[1])
-        sd = detectable * math.sqrt(seeds) / detectable_shift(seeds) if not math.isnan(detectable) else math.nan
+        values = SeedValues.from_record(claim.get("seeds"))
+        if values is not None and seeds >= 2:
+            sd = float(values.differences().std(ddof=1))
+        else:
+            sd = detectable * math.sqrt(seeds) / detectable_shift(seeds) if not math.isnan(detectable) else math.nan
         target = target_effect(headroom)
         needed = seeds_needed(sd, target) if not math.isnan(sd) and target > 0 else None
         rows.append(dict(notebook=claim["notebook"][:2], paper=claim["paper"],

@@ -238,6 +238,12 @@ class SeedValues:
         fields = {k: tuple(v) if isinstance(v, list) else v for k, v in value.items()}
         return cls(**fields)
 
+    def differences(self) -> np.ndarray:
+        """The per-seed difference d the rule judges, shape (seeds,): treatment + margin - control,
+        sign-flipped when lower is better, so d > 0 favours the claim (as in `compare`)."""
+        d = np.asarray(self.treatment, dtype=float) + self.margin - np.asarray(self.control, dtype=float)
+        return d if self.higher_is_better else -d
+
     def without(self, seeds: Iterable[int]) -> SeedValues:
         """The same claim's values with `seeds` left out."""
         drop = set(seeds)

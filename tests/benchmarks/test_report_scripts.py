@@ -64,6 +64,21 @@ def test_power_analysis_recovers_the_spread_and_the_seeds_needed(tmp_path, capsy
     assert power_analysis.main([str(out)]) == 0 and "seeds_needed" in capsys.readouterr().out
 
 
+def test_power_analysis_takes_the_spread_from_the_claims_per_seed_values():
+    import numpy as np
+
+    import power_analysis
+    from ssl_lib.lab.results import to_jsonable
+    from ssl_lib.lab.verdicts import paired_claim
+
+    # lower is better, with a margin: d = c - (t + 0.01) = 0.09, 0.11, -0.06, 0.20
+    t, c = [0.50, 0.40, 0.61, 0.30], [0.60, 0.52, 0.56, 0.51]
+    row = to_jsonable(paired_claim("P", "t lower", "q", {"t": t, "c": c}, "t", "c", higher_is_better=False,
+                                   margin=0.01))
+    table = power_analysis.power_table([{**row, "notebook": "04_augself"}])
+    assert table.sd_of_difference[0] == round(np.std([0.09, 0.11, -0.06, 0.20], ddof=1), 4)  # exact, not recovered
+
+
 def test_power_analysis_pools_the_spreads_of_runs_on_disjoint_seeds(tmp_path, capsys):
     import numpy as np
 
