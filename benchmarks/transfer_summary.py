@@ -4,6 +4,7 @@
     python benchmarks/transfer_summary.py --profile long --seeds 10 11 12 13 14 15 16 17 18 19 --tasks shape color
     python benchmarks/transfer_summary.py --profile long --models SimCLR "SimCLR + CASSLE"
     python benchmarks/transfer_summary.py --profile long --models SimCLR --run-dirs variants/cassle-a-s0 variants/cassle-a-s1
+    python benchmarks/transfer_summary.py --profile long --paired "SimCLR + CASSLE" SimCLR --tasks shape
 
 The claims table compares models two at a time; this prints the whole picture behind it: for
 every experiment the profile trains (on the seeds `Profile.experiment_seeds` gives it) and for the
@@ -11,6 +12,11 @@ random-init backbone, the headline number of each task of the probe splits
 (`ssl_lib.evaluation.transfer.headline`: linear top-1, R^2, few-shot accuracy) as "mean ± sd (n
 seeds)". It reads the transfer tables the notebooks cached in each run's folder, so after a
 reproduction it probes nothing; a run or table that is missing is trained or probed first.
+
+``--paired A B`` adds, per task, A minus B paired by seed on the seeds both have: the mean
+difference with its 95% interval, the smallest effect those seeds could detect and how many seeds
+favour A (`ssl_lib.lab.verdicts.paired_claim`'s numbers, without a verdict: a look beyond the
+claims is not a claim).
 
 ``--run-dirs`` adds finished runs trained outside the profile (a variant from
 ``python -m ssl_lib.pretrain --config <a run's config.json> --<field> <value> --output-dir DIR``),
@@ -29,7 +35,7 @@ import pandas as pd
 from ssl_lib.evaluation.transfer import headline
 from ssl_lib.lab import experiments
 from ssl_lib.lab.profiles import resolve
-from ssl_lib.lab.verdicts import mean_std, pm
+from ssl_lib.lab.verdicts import mean_std, paired_claim, pm
 from ssl_lib.train.run_dir import RunDir
 
 
@@ -48,6 +54,22 @@ def summary(long: pd.DataFrame, tasks=None) -> pd.DataFrame:
         cells[task] = [f"{pm(m, s)} ({n})" if n > 1 else f"{m:.3f} (1)"
                        for m, s, n in zip(stats["mean"], stats["std"], stats["seeds"])]
     return pd.DataFrame(cells, index=pd.Index(stats["model"], name="model"))
+
+
+def paired(long: pd.DataFrame, treatment: str, control: str, tasks=None) -> pd.DataFrame:
+    """Per task (`tasks`, default all): `treatment` minus `control` paired by seed on the seeds both
+    have, as "difference" (mean [95% interval]), "detectable" and "seeds favouring" (e.g. "2/7")."""
+    wide = headline(long, index=["model", "seed"])
+    models = set(wide.index.get_level_values("model"))
+    missing = [m for m in (treatment, control) if m not in models]
+    if missing:
+        raise ValueError(f"no transfer results for {missing}; the table has {sorted(models)}")
+    rows = []
+    for task in tasks or wide.columns:
+        row = paired_claim("", "", task, wide[task], treatment, control)
+        rows.append(dict(task=task, difference=row["difference"], detectable=row["detectable"],
+                         seeds_favouring=row["seeds_agreeing"]))
+    return pd.DataFrame(rows)
 
 
 def variant_runs(folders: list[str]) -> pd.DataFrame:
@@ -70,6 +92,7 @@ def main(argv=None) -> int:
     parser.add_argument("--tasks", nargs="+", help="default: every task of the probe splits")
     parser.add_argument("--run-dirs", nargs="+", default=[], help="finished runs trained outside the profile")
     parser.add_argument("--runs", help="runs folder (default: the profile's)")
+    parser.add_argument("--paired", nargs=2, metavar=("A", "B"), help="also A minus B per task, paired by seed")
     args = parser.parse_args(argv)
     try:
         P = resolve(args.profile, seeds=args.seeds, runs_root=args.runs)
@@ -81,10 +104,14 @@ def main(argv=None) -> int:
         long = pd.concat([experiments.random_init_tables(P, data),
                           experiments.transfer_tables(P, runs, data)], ignore_index=True)
         table = summary(long, args.tasks)
+        difference = paired(long, *args.paired, tasks=args.tasks) if args.paired else None
     except ValueError as error:  # unknown profile, model or task; an unfinished run
         print(f"error: {error}", file=sys.stderr)
         return 2
     print(table.reset_index().to_markdown(index=False))
+    if difference is not None:
+        print(f"\n{args.paired[0]} minus {args.paired[1]}, paired by seed:\n")
+        print(difference.to_markdown(index=False, disable_numparse=True))
     return 0
 
 

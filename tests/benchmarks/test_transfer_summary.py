@@ -39,6 +39,22 @@ def test_summary_is_mean_and_sample_sd_over_seeds_per_model_in_order():
         transfer_summary.summary(long_table({("A", 0): {"shape": 1.0}}), ["hue angle"])
 
 
+def test_paired_is_the_per_seed_difference_on_the_seeds_both_models_have():
+    from scipy import stats
+
+    values = long_table({("A", 0): {"shape": 0.70}, ("A", 1): {"shape": 0.65}, ("A", 2): {"shape": 0.80},
+                         ("A", 3): {"shape": 0.99},  # B lacks seed 3: left out
+                         ("B", 0): {"shape": 0.60}, ("B", 1): {"shape": 0.70}, ("B", 2): {"shape": 0.60}})
+    table = transfer_summary.paired(values, "A", "B")
+    d = [0.10, -0.05, 0.20]  # by hand, seeds 0-2
+    ci = stats.ttest_1samp(d, 0.0).confidence_interval(0.95)
+    assert table.task.tolist() == ["shape"]
+    assert table.difference[0] == f"{statistics.fmean(d):+.3f} [{ci.low:+.3f}, {ci.high:+.3f}]"
+    assert table.seeds_favouring[0] == "2/3"
+    with pytest.raises(ValueError, match=r"no transfer results for \['C'\]"):
+        transfer_summary.paired(values, "A", "C")
+
+
 def test_main_reads_the_runs_transfer_tables(tmp_path, capsys):
     assert transfer_summary.main(["--profile", "smoke", "--seeds", "0", "--models", "Spatial", "--tasks", "shape",
                                   "--runs", str(tmp_path)]) == 0
@@ -52,6 +68,12 @@ def test_main_reads_the_runs_transfer_tables(tmp_path, capsys):
     expected = headline(experiments.transfer_tables(P, runs, experiments.profile_transfer_data(P)))
     assert set(rows) == {"random init", "Spatial"}
     assert rows["Spatial"] == f"{expected.loc['Spatial', 'shape']:.3f} (1)"
+    assert transfer_summary.main(["--profile", "smoke", "--seeds", "0", "--models", "Spatial", "--tasks", "shape",
+                                  "--runs", str(tmp_path), "--paired", "Spatial", "random init"]) == 0
+    gain = expected.loc["Spatial", "shape"] - headline(experiments.random_init_tables(
+        P, experiments.profile_transfer_data(P))).loc["random init", "shape"]
+    out = capsys.readouterr().out
+    assert "Spatial minus random init, paired by seed" in out and f"| shape  | {gain:+.3f} [n/a, n/a]" in out
     assert transfer_summary.main(["--profile", "smoke", "--seeds", "0", "--models", "Spatial", "--tasks", "nope",
                                   "--runs", str(tmp_path)]) == 2
     assert transfer_summary.main(["--profile", "smoke", "--models", "Nope", "--runs", str(tmp_path)]) == 2
