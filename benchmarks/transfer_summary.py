@@ -58,12 +58,16 @@ def summary(long: pd.DataFrame, tasks=None) -> pd.DataFrame:
 
 def paired(long: pd.DataFrame, treatment: str, control: str, tasks=None) -> pd.DataFrame:
     """Per task (`tasks`, default all): `treatment` minus `control` paired by seed on the seeds both
-    have, as "difference" (mean [95% interval]), "detectable" and "seeds favouring" (e.g. "2/7")."""
+    have, as columns task, difference (mean [95% interval]), detectable and seeds_favouring
+    (e.g. "2/7"). ValueError naming an unknown model or task."""
     wide = headline(long, index=["model", "seed"])
     models = set(wide.index.get_level_values("model"))
     missing = [m for m in (treatment, control) if m not in models]
     if missing:
         raise ValueError(f"no transfer results for {missing}; the table has {sorted(models)}")
+    unknown = sorted(set(tasks or []) - set(wide.columns))
+    if unknown:
+        raise ValueError(f"unknown task(s) {unknown}; the probe splits have {list(wide.columns)}")
     rows = []
     for task in tasks or wide.columns:
         row = paired_claim("", "", task, wide[task], treatment, control)

@@ -224,10 +224,8 @@ class SeedValues:
             raise ValueError(f"SeedValues needs one treatment, control (and headroom) value per seed: {n} seeds, "
                              f"{len(self.treatment)} treatment, {len(self.control)} control values")
 
-    def __str__(self) -> str:
-        return seed_ranges(self.seeds)
-
-    __repr__ = __str__  # what a notebook's table shows
+    def __str__(self) -> str:  # what a notebook's table shows in the ``seeds`` column
+        return seed_ranges(self.seeds) or "none"
 
     @classmethod
     def from_record(cls, value) -> SeedValues | None:
@@ -235,6 +233,10 @@ class SeedValues:
         anything else (None, a table's NaN for a row recorded without values) gives None."""
         if isinstance(value, cls) or not isinstance(value, dict):
             return value if isinstance(value, cls) else None
+        unknown = sorted(set(value) - set(cls.__dataclass_fields__))
+        if unknown:
+            raise ValueError(f"a claim's per-seed values have unknown fields {unknown}; "
+                             f"expected {list(cls.__dataclass_fields__)}")
         fields = {k: tuple(v) if isinstance(v, list) else v for k, v in value.items()}
         return cls(**fields)
 
@@ -270,29 +272,35 @@ def judge(paper: str, claim: str, quantity: str, values: SeedValues) -> dict:
     return {**row, "seeds": values}
 
 
+def _kept_values(row: dict) -> SeedValues:
+    """A claim row's `SeedValues`; ValueError naming a claim recorded without them."""
+    values = SeedValues.from_record(row.get("seeds"))
+    if values is None:
+        raise ValueError(f"claim {row['paper']!r}: {row['claim']!r} was recorded without its per-seed values; "
+                         f"rerun its notebook to judge it on fewer seeds")
+    return values
+
+
 def rejudge(claims: pd.DataFrame, drop_seeds: Iterable[int]) -> pd.DataFrame:
     """Every claim of a claims table judged again by the same rule without `drop_seeds` (seeds a
-    claim lacks are ignored); the other columns (e.g. ``notebook``) are kept. Raises ValueError
-    naming a claim recorded without its per-seed values (rerun its notebook)."""
+    claim lacks are ignored): the same rows, index and columns (e.g. ``notebook``), with the
+    judged ones replaced. The target and the headroom are those of the seeds left, as
+    `paired_claim(seeds=...)` would compute them. Raises ValueError naming a claim recorded
+    without its per-seed values (rerun its notebook)."""
     drop = list(drop_seeds)
-    rows = []
-    for row in claims.to_dict(orient="records"):
-        values = SeedValues.from_record(row.get("seeds"))
-        if values is None:
-            raise ValueError(f"claim {row['paper']!r}: {row['claim']!r} was recorded without its per-seed values; "
-                             f"rerun its notebook to judge it on fewer seeds")
-        rows.append({**row, **judge(row["paper"], row["claim"], row["quantity"], values.without(drop))})
-    return pd.DataFrame(rows, columns=list(claims.columns))
+    rows = [{**row, **judge(row["paper"], row["claim"], row["quantity"], _kept_values(row).without(drop))}
+            for row in claims.to_dict(orient="records")]
+    return pd.DataFrame(rows, columns=list(claims.columns), index=claims.index)
 
 
 def changes_by_chance(row: dict, k: int) -> tuple[int, int]:
-    """(changed, subsets): of every way to leave `k` of a claim's seeds out, how many change its
-    verdict. The yardstick for `verdicts_without`: a verdict that changes without some seeds
+    """(changed, subsets): of every way to leave `k` of a claim's seeds out (`row`: a claims-table
+    row with its per-seed values), how many change its verdict. The yardstick for `verdicts_without`: a verdict that changes without some seeds
     rests on *those* seeds only if leaving out others of the same number rarely changes it; if
     most do, it changes for lack of seeds. (0, 0) for k = 0."""
     from itertools import combinations
 
-    values = SeedValues.from_record(row["seeds"])
+    values = _kept_values(row)
     if k == 0:
         return 0, 0
     subsets = list(combinations(values.seeds, k))
@@ -305,9 +313,9 @@ def verdicts_without(claims: pd.DataFrame, drop_seeds: Iterable[int]) -> pd.Data
     """Each claim's verdict on all its seeds beside its verdict judged again without `drop_seeds`
     (`rejudge`): columns paper, claim, quantity (and notebook, when the table has it), then for
     both judgements seeds, difference, verdict (the second with `` without`` appended, plus
-    ``reason without``), ``same`` (True where the verdicts agree) and ``any as many`` ("9/15": of
-    all ways to leave out as many of the claim's seeds, how many change its verdict;
-    `changes_by_chance`)."""
+    ``reason without``), ``same`` (True where the verdicts agree) and ``same-size drops that change
+    it`` ("9/15": of all ways to leave out as many of the claim's seeds, this one included, how
+    many change its verdict; `changes_by_chance`). Keeps the table's index."""
     drop = set(drop_seeds)
     again = rejudge(claims, drop)
     keys = [c for c in ("notebook", "paper", "claim", "quantity") if c in claims]
@@ -319,10 +327,10 @@ def verdicts_without(claims: pd.DataFrame, drop_seeds: Iterable[int]) -> pd.Data
     table["same"] = table["verdict"] == table["verdict without"]
     chance = []
     for row in claims.to_dict(orient="records"):
-        k = len(drop & set(SeedValues.from_record(row["seeds"]).seeds))
+        k = len(drop & set(_kept_values(row).seeds))
         changed, subsets = changes_by_chance(row, k)
         chance.append(f"{changed}/{subsets}" if subsets else "-")
-    table["any as many"] = chance
+    table["same-size drops that change it"] = chance
     return table
 
 
@@ -437,6 +445,8 @@ def paired_claim(paper: str, text: str, quantity: str, per_seed, treatment: str,
     else:
         pairs = pd.concat([t.rename("t"), c.rename("c")], axis=1, join="inner").dropna().sort_index()
         t, c = pairs["t"], pairs["c"]
+    if t.empty:  # an empty comparison is a mistake here; only `rejudge` leaves a claim no seeds
+        raise ValueError(f"{treatment!r} and {control!r} have no seed in common to compare on")
     bound = None
     if headroom is not None:
         headroom = pd.Series(headroom, dtype=float)

@@ -53,6 +53,8 @@ def test_paired_is_the_per_seed_difference_on_the_seeds_both_models_have():
     assert table.seeds_favouring[0] == "2/3"
     with pytest.raises(ValueError, match=r"no transfer results for \['C'\]"):
         transfer_summary.paired(values, "A", "C")
+    with pytest.raises(ValueError, match="unknown task"):
+        transfer_summary.paired(values, "A", "B", tasks=["hue angle"])
 
 
 def test_main_reads_the_runs_transfer_tables(tmp_path, capsys):

@@ -345,7 +345,7 @@ def test_rejudge_after_a_json_round_trip_and_its_errors(tmp_path):
 def test_verdicts_without_sets_both_judgements_side_by_side():
     import pandas as pd
 
-    from ssl_lib.lab.verdicts import paired_claim, verdicts_without
+    from ssl_lib.lab.verdicts import paired_claim, rejudge, verdicts_without
 
     v = _four_seeds()
     per_seed = {"t": pd.Series(v["t"], index=[0, 1, 2, 3]), "c": pd.Series(v["c"], index=[0, 1, 2, 3])}
@@ -354,15 +354,19 @@ def test_verdicts_without_sets_both_judgements_side_by_side():
     table = verdicts_without(claims, [2])
     assert table.columns.tolist() == ["notebook", "paper", "claim", "quantity", "seeds", "difference", "verdict",
                                       "seeds without", "difference without", "verdict without", "reason without", "same",
-                                      "any as many"]
+                                      "same-size drops that change it"]
     assert table.seeds.tolist() == ["0-3", "0-3"] and table["seeds without"].tolist() == ["0-1, 3", "0-1, 3"]
     # without seed 2, t beats c on every seed: the first claim is reproduced, the second contradicted
     assert table["verdict without"].tolist() == ["reproduced", "not reproduced"]
     assert table.same.tolist() == [False, False] and table["reason without"][1] == "interval below 0"
     # the yardstick: leaving out any one of the four seeds. Only seed 2 (the outlier) changes the
     # first claim (without 0, 1 or 3 its interval still spans 0: inconclusive, as on all four)
-    assert table["any as many"].tolist() == ["1/4", "1/4"]
-    assert verdicts_without(claims, [99])["any as many"].tolist() == ["-", "-"]  # no seed of theirs left out
+    assert table["same-size drops that change it"].tolist() == ["1/4", "1/4"]
+    assert verdicts_without(claims, [99])["same-size drops that change it"].tolist() == ["-", "-"]  # none of theirs
+    # a filtered table (index 1 only) is judged row for row, its index kept
+    second = verdicts_without(claims[claims.claim == "c helps"], [2])
+    assert second.index.tolist() == [1] and second["verdict without"].tolist() == ["not reproduced"]
+    assert rejudge(claims.iloc[[1]], [2]).index.tolist() == [1]
 
 
 def test_changes_by_chance_counts_every_subset_of_that_size():
@@ -386,3 +390,44 @@ def test_seed_values_need_one_value_per_seed():
     with pytest.raises(ValueError, match="per seed"):
         SeedValues(seeds=(0, 1), treatment=(0.5, 0.6), control=(0.4, 0.4), headroom=(0.1,))
     assert SeedValues.from_record(None) is None and SeedValues.from_record(float("nan")) is None
+
+
+def test_a_round_trip_keeps_headroom_margin_and_direction_and_rejudging_uses_them(tmp_path):
+    import pandas as pd
+
+    from ssl_lib.lab.results import record
+    from ssl_lib.lab.verdicts import changes_by_chance, compare, load_claims, paired_claim, rejudge
+
+    # lower is better (e.g. a cosine), with a margin and a headroom bound
+    t, c = [0.50, 0.40, 0.61, 0.30, 0.45], [0.60, 0.52, 0.56, 0.51, 0.50]
+    h = pd.Series([0.2, 0.3, 0.1, 0.25, 0.15], index=range(5))
+    row = paired_claim("P", "t lower", "q", {"t": t, "c": c}, "t", "c", higher_is_better=False, margin=0.01,
+                       headroom=h, labels=("T", "C"), digits=4)
+    record("claims", claims_table([row]), output=tmp_path, notebook="04_augself")
+    loaded = load_claims(tmp_path, ["04_augself"])
+    assert loaded.seeds[0] == row["seeds"] and loaded.seeds[0].labels == ("T", "C")
+    again = rejudge(loaded, [2])
+    keep = [0, 1, 3, 4]
+    by_hand = compare([t[i] + 0.01 for i in keep], [c[i] for i in keep], higher_is_better=False,
+                      headroom=[h[i] for i in keep], effect_claim=False)
+    assert again.verdict[0] == by_hand["verdict"] and again.seeds_agreeing[0] == f"{by_hand['wins']}/4"
+    assert again.difference[0].startswith(f"{by_hand['diff_mean']:+.4f}") and again.quantity[0] == "q (+0.01 margin)"
+    assert again.measured[0].startswith("T: ")
+    # every seed left out: one subset, judged on nothing, so "inconclusive"
+    changed, subsets = changes_by_chance(loaded.to_dict("records")[0], 5)
+    assert subsets == 1 and changed == int(row["verdict"] != "inconclusive")
+
+
+def test_paired_claim_needs_a_seed_in_common_and_old_rows_are_named():
+    from ssl_lib.lab.verdicts import SeedValues, changes_by_chance, paired_claim
+
+    import pandas as pd
+
+    per_seed = {"a": pd.Series([0.5, 0.6], index=[0, 1]), "b": pd.Series([0.4], index=[7])}
+    with pytest.raises(ValueError, match="'a' and 'b' have no seed in common"):
+        paired_claim("P", "t", "q", per_seed, "a", "b")
+    with pytest.raises(ValueError, match="recorded without its per-seed values"):
+        changes_by_chance(dict(paper="P", claim="old", quantity="q", verdict="reproduced", seeds=None), 1)
+    with pytest.raises(ValueError, match=r"unknown fields \['colour'\]"):
+        SeedValues.from_record(dict(seeds=[0], treatment=[0.5], control=[0.4], colour=1))
+    assert str(SeedValues(seeds=(), treatment=(), control=())) == "none"
