@@ -295,9 +295,10 @@ def rejudge(claims: pd.DataFrame, drop_seeds: Iterable[int]) -> pd.DataFrame:
 
 def changes_by_chance(row: dict, k: int) -> tuple[int, int]:
     """(changed, subsets): of every way to leave `k` of a claim's seeds out (`row`: a claims-table
-    row with its per-seed values), how many change its verdict. The yardstick for `verdicts_without`: a verdict that changes without some seeds
-    rests on *those* seeds only if leaving out others of the same number rarely changes it; if
-    most do, it changes for lack of seeds. (0, 0) for k = 0."""
+    row with its per-seed values), how many change its verdict. The yardstick for
+    `verdicts_without`: a verdict that changes without some seeds rests on *those* seeds only if
+    leaving out others of the same number rarely changes it; if most do, it changes for lack of
+    seeds. (0, 0) for k = 0."""
     from itertools import combinations
 
     values = _kept_values(row)
