@@ -6,9 +6,10 @@
 For every claim of ``<output>/results.json`` (notebook 08's table): the standard deviation of its
 per-seed difference (from the per-seed values the claim keeps; for a claim recorded before it kept
 them, recovered from the recorded detectable effect and seed count, the inverse of
-`ssl_lib.lab.verdicts.compare`, exact to the rounding of that effect), the target detectable effect (half the headroom that bounds the
-claim, or 0.05 where none does), and the seeds that reach it (`verdicts.seeds_needed`; "-" when
-even 100 would not, i.e. the bench cannot show the claim). A standard deviation from 3 seeds is
+`ssl_lib.lab.verdicts.compare`, exact to the rounding of that effect), the target detectable
+effect (half the headroom that bounds the claim, or 0.05 where none does), and the seeds that
+reach it (`verdicts.seeds_needed`; "-" when even 100 would not, i.e. the bench cannot show the
+claim). A standard deviation from 3 seeds is
 itself uncertain (its 95% interval spans about 0.5x to 6x), so the seed counts are a first
 estimate to refine with the spread of the larger run.
 
@@ -50,7 +51,7 @@ def power_table(claims: list[dict]) -> pd.DataFrame:
         seeds = int(claim["seeds_agreeing"].split("/")[1])
         values = SeedValues.from_record(claim.get("seeds"))
         if values is not None and seeds >= 2:
-            sd = float(values.differences().std(ddof=1))
+            sd = values.compared()["diff_std"]
         else:
             sd = detectable * math.sqrt(seeds) / detectable_shift(seeds) if not math.isnan(detectable) else math.nan
         target = target_effect(headroom)

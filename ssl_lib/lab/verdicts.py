@@ -240,11 +240,13 @@ class SeedValues:
         fields = {k: tuple(v) if isinstance(v, list) else v for k, v in value.items()}
         return cls(**fields)
 
-    def differences(self) -> np.ndarray:
-        """The per-seed difference d the rule judges, shape (seeds,): treatment + margin - control,
-        sign-flipped when lower is better, so d > 0 favours the claim (as in `compare`)."""
-        d = np.asarray(self.treatment, dtype=float) + self.margin - np.asarray(self.control, dtype=float)
-        return d if self.higher_is_better else -d
+    def compared(self) -> dict:
+        """`compare` of these values: the margin added to the treatment for the test (a
+        non-inferiority claim, margin != 0, has no target), ``treatment_mean`` the measured one."""
+        result = compare(np.asarray(self.treatment, dtype=float) + self.margin, self.control,
+                         higher_is_better=self.higher_is_better, headroom=self.headroom, effect_claim=not self.margin)
+        result["treatment_mean"] -= self.margin  # show the measured value; the difference keeps the margin
+        return result
 
     def without(self, seeds: Iterable[int]) -> SeedValues:
         """The same claim's values with `seeds` left out."""
@@ -264,11 +266,7 @@ def judge(paper: str, claim: str, quantity: str, values: SeedValues) -> dict:
         return dict(paper=paper, claim=claim, quantity=quantity, measured=na, difference=f"{na} [{na}, {na}]",
                     detectable=na, headroom=na, target=na, seeds_agreeing="0/0", verdict="inconclusive",
                     reason="no seeds left", seeds=values)
-    treatment = np.asarray(values.treatment, dtype=float)
-    result = compare(treatment + values.margin, values.control, higher_is_better=values.higher_is_better,
-                     headroom=values.headroom, effect_claim=not values.margin)
-    result["treatment_mean"] -= values.margin  # show the measured value; the difference keeps the margin
-    row = claim_row(paper, claim, quantity, values.labels[0], values.labels[1], result, values.digits)
+    row = claim_row(paper, claim, quantity, values.labels[0], values.labels[1], values.compared(), values.digits)
     return {**row, "seeds": values}
 
 
@@ -320,11 +318,11 @@ def verdicts_without(claims: pd.DataFrame, drop_seeds: Iterable[int]) -> pd.Data
     drop = set(drop_seeds)
     again = rejudge(claims, drop)
     keys = [c for c in ("notebook", "paper", "claim", "quantity") if c in claims]
-    table = claims[keys].copy()
-    for column in ("seeds", "difference", "verdict"):
-        table[column] = claims[column].map(str) if column == "seeds" else claims[column]
+    table = claims[keys + ["seeds", "difference", "verdict"]].copy()
     for column in ("seeds", "difference", "verdict", "reason"):
-        table[f"{column} without"] = again[column].map(str) if column == "seeds" else again[column]
+        table[f"{column} without"] = again[column]
+    for column in ("seeds", "seeds without"):  # "0-5", not the values behind it
+        table[column] = table[column].map(str)
     table["same"] = table["verdict"] == table["verdict without"]
     chance = []
     for row in claims.to_dict(orient="records"):
