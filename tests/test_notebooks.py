@@ -105,6 +105,19 @@ def test_notebook_structure(path):
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_a_notebook_that_states_the_verdict_rule_names_every_verdict(path):
+    # The rule is restated where a notebook judges its claims; a verdict added to the library
+    # (as "cannot show here" was) must reach every restatement, or a student reads a table
+    # whose verdicts the notebook never explained.
+    nb = nbformat.read(path, as_version=4)
+    for i, cell in enumerate(nb.cells):
+        text = " ".join(cell.source.split())
+        if cell.cell_type == "markdown" and "*reproduced* when" in text:
+            missing = [v for v in VERDICTS if f"*{v}*" not in text]
+            assert not missing, f"{path.name} cell {i} states the verdict rule without {missing}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_a_notebook_imports_from_at_most_two_library_modules(path):
     import ast
 
