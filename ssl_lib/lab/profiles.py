@@ -155,6 +155,9 @@ class Profile:
             object.__setattr__(self, "train", {**self.train, "data_root": str(root / data_root)})
         if not self.seeds:
             raise ValueError(f"profile {self.name!r}: seeds must name at least one seed")
+        repeated = sorted({s for s in self.seeds if self.seeds.count(s) > 1})
+        if repeated:  # one run counted as several seeds would pass the verdict rule's minimum
+            raise ValueError(f"profile {self.name!r}: seeds must be distinct, {repeated} repeated")
         counts = {**self.seed_counts, **({} if self.base_seeds is None else {"base_seeds": self.base_seeds})}
         bad = {k: v for k, v in counts.items() if not (isinstance(v, int) and v >= 1)}
         if bad:

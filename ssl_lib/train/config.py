@@ -96,6 +96,12 @@ class TrainConfig(ModelConfig):
         if self.warmup_epochs > self.epochs:
             raise ValueError(f"TrainConfig.warmup_epochs ({self.warmup_epochs}) exceeds epochs ({self.epochs})")
         self._validate_against_recipe()
+        if not str(self.output_dir).strip():
+            raise ValueError("TrainConfig.output_dir must name a folder, got an empty string")
+        if self.dataset != "synthetic":
+            from ssl_lib.data.datasets import canonical_name
+
+            canonical_name(self.dataset)  # an unknown name is named before a missing data_root
         if self.dataset != "synthetic" and not self.data_root:
             raise ValueError(f"TrainConfig.data_root is required for dataset {self.dataset!r}")
         if self.dataset == "synthetic" and self.image_size not in (32, 64, 96):

@@ -314,6 +314,7 @@ def train(cfg: TrainConfig, resume: bool = False) -> dict:
     if cfg.batch_size % world:
         raise ValueError(f"TrainConfig.batch_size ({cfg.batch_size}) must divide by the {world} processes")
     run = RunDir(cfg.output_dir)
+    run.check_trainable()  # before the lock file is made beside it, and before the data loads
     # One writer per folder (rank 0 writes for all): a second run fails now instead of
     # interleaving its files with this one's. get_or_train already holds it: re-entrant.
     with run.locked(blocking=False) if dist.is_main_process() else nullcontext():

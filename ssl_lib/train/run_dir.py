@@ -37,7 +37,7 @@ from ssl_lib.models.backbones import make_backbone
 from ssl_lib.models.compose import SSLModel, build_model
 from ssl_lib.train.config import TrainConfig
 from ssl_lib.utils.checks import non_finite_entries
-from ssl_lib.utils.io import atomic_torch_save, atomic_write_text, remove_stale_temps
+from ssl_lib.utils.io import TEMP_SUFFIX, atomic_torch_save, atomic_write_text, remove_stale_temps
 
 # The lock files this thread holds (absolute paths): whoever holds a folder's lock may take it
 # again, e.g. get_or_train holds it and calls train, which takes it too.
@@ -173,9 +173,27 @@ class RunDir:
 
     # -- writing (the engine, holding the lock) -----------------------------------------------
 
+    def check_trainable(self) -> None:
+        """ValueError unless training may write here: the folder is new, empty (save what killed
+        atomic writes left) or a run folder (it holds config.json). A fresh run clears an earlier
+        run's files, cached tables (*.csv) included, so a folder of someone else's files must
+        never be taken for one."""
+        if self.path.exists() and not self.path.is_dir():
+            raise ValueError(f"output folder {self.path} is a file, not a folder")
+        if not self.path.is_dir() or self.config_path.is_file():
+            return
+        is_temp = lambda name: name.startswith(".") and name.endswith(TEMP_SUFFIX)
+        foreign = sorted(p.name for p in self.path.iterdir() if not is_temp(p.name))
+        if foreign:
+            shown = ", ".join(foreign[:3]) + (", ..." if len(foreign) > 3 else "")
+            raise ValueError(f"output folder {self.path} holds files ({shown}) but no run (no {self.CONFIG}); "
+                             "choose a new or empty folder")
+
     def start(self, cfg: TrainConfig) -> None:
         """Begin a fresh run: every file of an earlier run is gone (the backbone first, so the
-        folder never counts as finished for `cfg`), then config.json is `cfg`."""
+        folder never counts as finished for `cfg`), then config.json is `cfg`. ValueError for a
+        folder that is not a run's (`check_trainable`)."""
+        self.check_trainable()
         self.path.mkdir(parents=True, exist_ok=True)
         for path in (self.backbone_path, self.checkpoint_path, self.metrics_path, *self.path.glob("*.csv")):
             path.unlink(missing_ok=True)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import torch
 
-_TEMP_SUFFIX = ".tmp"
+TEMP_SUFFIX = ".tmp"
 # What torch.save's zip writer says when the disk fills up mid-write (it checks each write's
 # position, not errno): "unexpected pos N vs M", "file write failed".
 _SHORT_WRITE_MESSAGES = ("unexpected pos", "file write failed")
@@ -24,7 +24,7 @@ _SHORT_WRITE_MESSAGES = ("unexpected pos", "file write failed")
 def _atomic_write(path, write) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=_TEMP_SUFFIX)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=TEMP_SUFFIX)
     try:
         with os.fdopen(fd, "wb") as handle:
             write(handle)
@@ -48,7 +48,7 @@ def remove_stale_temps(folder) -> list[Path]:
     """Delete the temporary files that killed atomic writes left in ``folder``; returns them.
     Only call it while no one else writes into ``folder``."""
     folder = Path(folder)
-    stale = sorted(folder.glob(f".*{_TEMP_SUFFIX}")) if folder.is_dir() else []
+    stale = sorted(folder.glob(f".*{TEMP_SUFFIX}")) if folder.is_dir() else []
     for path in stale:
         path.unlink(missing_ok=True)
     return stale

@@ -128,3 +128,9 @@ def test_seed_counts_give_each_experiment_its_first_seeds_and_follow_a_seeds_ove
         Profile(name="bad", description="", train={}, seeds=(0,), eval=get_profile("cpu").eval, seed_counts={"SimCLR": 0})
     with pytest.raises(ValueError, match=r"seed_counts names unknown experiments \['SwAV'\]"):
         Profile(name="bad", description="", train={}, seeds=(0,), eval=get_profile("cpu").eval, seed_counts={"SwAV": 3})
+
+
+def test_repeated_seeds_are_refused():
+    # One run counted as three seeds would pass the verdict rule's minimum of 3.
+    with pytest.raises(ValueError, match=r"seeds must be distinct, \[0\] repeated"):
+        resolve("cpu", seeds=[0, 0, 1])

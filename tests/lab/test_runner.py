@@ -68,6 +68,11 @@ def test_a_notebook_without_parameters_cell_is_refused(tmp_path):
         R.run_notebook(tmp_path / "01_a.ipynb", tmp_path / "out", {})
 
 
+def test_repeated_seeds_on_the_command_line_are_refused(capsys):
+    assert R.main(["--profile", "smoke", "--seeds", "0,0", "--plan"]) == 2
+    assert "distinct seeds" in capsys.readouterr().err
+
+
 def test_unknown_profile_and_override_fail_before_running(tmp_path):
     with pytest.raises(ValueError, match="unknown profile 'nope'"):
         R.reproduce("nope", output=tmp_path, notebook_dir=tmp_path)

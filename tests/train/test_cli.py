@@ -91,6 +91,26 @@ def test_a_missing_dataset_exits_2_without_python_only_advice(tmp_path, capsys):
     assert not (tmp_path / "run").exists()
 
 
+def test_a_folder_of_the_users_files_exits_2_and_keeps_them(tmp_path, capsys):
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    (folder / "results.csv").write_text("x,y\n")
+    code, err = run_main(flags(folder), capsys)
+    assert code == 2 and "no run" in one_error_line(err)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mine"]  # no lock file left beside it
+    assert (folder / "results.csv").read_text() == "x,y\n"
+
+
+@pytest.mark.parametrize("changes, message", [
+    (dict(output_dir=""), "output_dir must name a folder"),
+    (dict(dataset="foo"), "unknown dataset 'foo'"),  # not "data_root is required"
+])
+def test_an_empty_output_dir_or_unknown_dataset_is_named(tmp_path, capsys, changes, message):
+    code, err = run_main(flags(tmp_path / "run", **changes), capsys)
+    assert code == 2 and message in one_error_line(err)
+    assert not any(tmp_path.iterdir())
+
+
 def test_a_diverged_run_exits_1(tmp_path, capsys):
     code, err = run_main(flags(tmp_path / "run", base_lr=1e12), capsys)
     assert code == 1 and "not finite" in one_error_line(err)

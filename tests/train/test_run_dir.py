@@ -39,12 +39,36 @@ def test_a_truncated_backbone_names_its_path(tmp_path):
 def test_start_clears_every_file_of_an_earlier_run(tmp_path):
     run = RunDir(tmp_path / "run")
     run.path.mkdir()
-    for name in (run.METRICS, run.CHECKPOINT, run.BACKBONE, "probe.csv", ".checkpoint.pt.x1y2.tmp"):
+    for name in (run.CONFIG, run.METRICS, run.CHECKPOINT, run.BACKBONE, "probe.csv", ".checkpoint.pt.x1y2.tmp"):
         (run.path / name).write_text("old")
     (run.path / "notes.txt").write_text("the user's")  # not a run file: kept
     run.start(TrainConfig(seed=3))
     assert sorted(p.name for p in run.path.iterdir()) == ["config.json", "notes.txt"]
     assert run.load_config().seed == 3
+
+
+def test_a_folder_of_other_files_is_never_taken_for_a_run(tmp_path):
+    # A fresh run deletes *.csv (its cached tables): in a folder that holds no run, they are the user's.
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    (folder / "results.csv").write_text("x,y\n")
+    with pytest.raises(ValueError, match=r"mine holds files \(results\.csv\) but no run"):
+        RunDir(folder).start(TrainConfig())
+    assert sorted(p.name for p in folder.iterdir()) == ["results.csv"]
+    (tmp_path / "afile").write_text("")
+    with pytest.raises(ValueError, match="afile is a file, not a folder"):
+        RunDir(tmp_path / "afile").check_trainable()
+
+
+def test_a_new_or_empty_folder_or_one_with_killed_writes_only_may_start(tmp_path):
+    for name, files in (("new", None), ("empty", []), ("killed", [".config.json.a1b2.tmp"])):
+        run = RunDir(tmp_path / name)
+        if files is not None:
+            run.path.mkdir()
+            for file in files:
+                (run.path / file).write_text("")
+        run.start(TrainConfig(seed=1))
+        assert sorted(p.name for p in run.path.iterdir()) == ["config.json"]
 
 
 def test_checkpoints_with_non_finite_tensors_are_refused(tmp_path):
