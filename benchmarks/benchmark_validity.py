@@ -5,7 +5,7 @@ runs it alone, and compares designs of the miniature side by side.
 
     python benchmarks/benchmark_validity.py --profile cpu                  # the profile's check
     python benchmarks/benchmark_validity.py --profile cpu --seeds 0 \\
-        --variant "scene=textured" --variant "scene=plain;epochs=12"      # a designs table
+        --variant "scene=textured" --variant "scene=flat-large-upright-fine-hue;epochs=24"  # designs
 
 Every variant is a set of TrainConfig changes applied to all four validity models (SimCLR,
 Default, Spatial, Appearance), trained (or reused) under ``--runs`` and probed on the held-out
@@ -27,6 +27,7 @@ import pandas as pd
 
 from ssl_lib.lab import validity
 from ssl_lib.lab.profiles import resolve
+from ssl_lib.utils.cli import BAD_INPUT, OneLineParser, print_error
 
 
 def parse_variant(text: str) -> dict:
@@ -71,15 +72,19 @@ def design_row(name: str, table: pd.DataFrame, floors, seconds: float) -> dict:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = OneLineParser(description=__doc__.splitlines()[0])
     parser.add_argument("--profile", default="cpu")
     parser.add_argument("--seeds", type=int, nargs="+", help="default: the profile's")
     parser.add_argument("--variant", action="append", type=parse_variant, default=[],
-                        help='TrainConfig changes for all validity models, e.g. "scene=plain;epochs=12"')
+                        help='TrainConfig changes for all validity models, e.g. "scene=textured;epochs=12"')
     parser.add_argument("--runs", help="runs folder (default: the profile's)")
     parser.add_argument("--output", help="results folder (default: the profile's)")
-    args = parser.parse_args(argv)
-    P = resolve(args.profile, seeds=args.seeds, runs_root=args.runs, output=args.output)
+    try:
+        args = parser.parse_args(argv)
+        P = resolve(args.profile, seeds=args.seeds, runs_root=args.runs, output=args.output)
+        variants = [variant_profile(P, changes) for changes in args.variant]  # all checked before any trains
+    except BAD_INPUT as error:
+        return print_error(error, 2)
     floors = P.validity or validity.ValidityFloors()
     if not args.variant:
         start = time.perf_counter()
@@ -97,9 +102,9 @@ def main(argv=None) -> int:
         print(f"floors {vars(floors)}; {'met' if results else 'missed'} in {time.perf_counter() - start:.0f} s")
         return status
     rows = []
-    for changes in args.variant:
+    for changes, variant in zip(args.variant, variants):
         start = time.perf_counter()
-        table = validity.measure(variant_profile(P, changes))
+        table = validity.measure(variant)
         name = ";".join(f"{k}={v}" for k, v in changes.items()) or "profile"
         rows.append(design_row(name, table, floors, time.perf_counter() - start))
         print(pd.DataFrame(rows[-1:]).to_string(index=False), flush=True)

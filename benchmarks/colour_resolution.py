@@ -19,7 +19,6 @@ and sd over seeds of the headroom and of each model's colour top-1.
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import sys
 
@@ -33,6 +32,7 @@ from ssl_lib.lab.experiments import get
 from ssl_lib.lab.profiles import resolve
 from ssl_lib.lab.validity import KEEPER
 from ssl_lib.train.run_dir import RunDir
+from ssl_lib.utils.cli import BAD_INPUT, OneLineParser, print_error
 
 
 def colour_top1(profile, classes: int, runs: pd.DataFrame, probe_iters=None) -> pd.DataFrame:
@@ -59,19 +59,19 @@ def colour_top1(profile, classes: int, runs: pd.DataFrame, probe_iters=None) -> 
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = OneLineParser(description=__doc__.splitlines()[0])
     parser.add_argument("--profile", default="long")
     parser.add_argument("--seeds", type=int, nargs="+", help="default: the profile's")
     parser.add_argument("--classes", type=int, nargs="+", default=[24, 48, 96])
     parser.add_argument("--probe-train", type=int, nargs="+", help="probe training images (default: the profile's)")
     parser.add_argument("--probe-iters", type=int, nargs="+", help="probe L-BFGS steps (default: the profile's)")
     parser.add_argument("--runs", help="runs folder (default: the profile's)")
-    args = parser.parse_args(argv)
-    for name in ("classes", "probe_train", "probe_iters"):
-        values = getattr(args, name) or [2]
-        if min(values) < 2:
-            parser.error(f"--{name.replace('_', '-')} must be >= 2, got {values}")
     try:
+        args = parser.parse_args(argv)
+        for name in ("classes", "probe_train", "probe_iters"):
+            values = getattr(args, name) or [2]
+            if min(values) < 2:
+                raise ValueError(f"--{name.replace('_', '-')} must be >= 2, got {values}")
         P = resolve(args.profile, seeds=args.seeds, runs_root=args.runs)
         runs = experiments.train_experiments(P, [get("SimCLR"), get(KEEPER["color"])], log=None)
         tables = []
@@ -79,9 +79,8 @@ def main(argv=None) -> int:
             probe = dataclasses.replace(P, eval=dataclasses.replace(P.eval, probe_train=n))
             tables += [colour_top1(probe, k, runs, args.probe_iters).assign(probe_train=n) for k in args.classes]
         table = pd.concat(tables, ignore_index=True)
-    except ValueError as error:  # unknown profile, a design whose images depend on its classes
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    except BAD_INPUT as error:  # unknown profile, a design whose images depend on its classes
+        return print_error(error, 2)
     settings = ["K", "probe_train", "probe_iters"]
     wide = table.pivot_table(index=[*settings, "seed"], columns="model", values="top1")
     wide["headroom"] = wide[KEEPER["color"]] - wide["SimCLR"]

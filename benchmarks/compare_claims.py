@@ -10,7 +10,6 @@ its 95% interval and its verdict, and the largest change of the mean difference 
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
@@ -18,13 +17,16 @@ import pandas as pd
 
 from ssl_lib.lab.results import recorded
 from ssl_lib.lab.verdicts import claim_numbers
+from ssl_lib.utils.cli import BAD_INPUT, OneLineParser, print_error
 
 
 def claims(folder) -> dict:
     """{(notebook, paper, claim, quantity): claim row} of one reproduction's report."""
     report = recorded(folder, "08_report")
     if report is None:
-        raise SystemExit(f"error: {folder} has no results/08_report.json (run `make reproduce` into it first)")
+        raise FileNotFoundError(f"{folder} has no results/08_report.json (run `make reproduce` into it first)")
+    if not isinstance(report.get("claims"), list):
+        raise ValueError(f"{folder}/results/08_report.json has no claims table (rerun notebook 08)")
     rows = report["claims"]
     return {(r["notebook"][:2], r["paper"], r["claim"], r["quantity"]): r for r in rows}
 
@@ -47,14 +49,17 @@ def table(folders, names) -> str:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = OneLineParser(description=__doc__.splitlines()[0])
     parser.add_argument("folders", nargs="+", help="output folders of make reproduce")
     parser.add_argument("--names", help="comma-separated column names (default: the folder names)")
-    args = parser.parse_args(argv)
-    names = args.names.split(",") if args.names else [Path(f).name for f in args.folders]
-    if len(names) != len(args.folders):
-        parser.error(f"{len(names)} names for {len(args.folders)} folders")
-    print(table(args.folders, names))
+    try:
+        args = parser.parse_args(argv)
+        names = args.names.split(",") if args.names else [Path(f).name for f in args.folders]
+        if len(names) != len(args.folders):
+            raise ValueError(f"--names gives {len(names)} names for {len(args.folders)} folders")
+        print(table(args.folders, names))
+    except BAD_INPUT as error:
+        return print_error(error, 2)
     return 0
 
 

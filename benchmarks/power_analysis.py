@@ -28,7 +28,6 @@ printed as the `Profile.seed_counts` it suggests.
 
 from __future__ import annotations
 
-import argparse
 import math
 import sys
 
@@ -38,6 +37,7 @@ from ssl_lib.lab.experiments import all_experiments
 from ssl_lib.lab.results import read_merged
 from ssl_lib.lab.validity import KEEPER
 from ssl_lib.lab.verdicts import MIN_SEEDS, SeedValues, claim_numbers, detectable_shift, seeds_needed, target_effect
+from ssl_lib.utils.cli import BAD_INPUT, OneLineParser, print_error
 
 # Claims whose `measured` labels are not experiment names: the models behind them.
 LABEL_MODELS = {"fused": ("Default", "Spatial", "Appearance"), "3 x Default": ("Default",)}
@@ -115,29 +115,25 @@ def experiment_seeds(claims: list[dict], table: pd.DataFrame, max_seeds: int) ->
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = OneLineParser(description=__doc__.splitlines()[0])
     parser.add_argument("outputs", nargs="+", metavar="output",
                         help="the output folder of make reproduce; several (runs on disjoint seeds) pool their spreads")
     parser.add_argument("--per-experiment", action="store_true",
                         help="also the seeds each trained experiment needs, as a Profile.seed_counts")
     parser.add_argument("--max-seeds", type=int, default=10, help="the most seeds any experiment gets (default 10)")
-    args = parser.parse_args(argv)
-    tables = []
-    for output in args.outputs:
-        try:
-            claims = read_merged(output)["notebooks"].get("08_report", {}).get("claims") or []
-        except FileNotFoundError as error:
-            print(f"error: {error}", file=sys.stderr)
-            return 2
-        if not claims:
-            print(f"error: {output} has no claims (notebook 08 did not run)", file=sys.stderr)
-            return 2
-        tables.append(power_table(claims))
     try:
+        args = parser.parse_args(argv)
+        if args.max_seeds < 3:
+            raise ValueError(f"--max-seeds must be at least 3 (the rule's minimum), got {args.max_seeds}")
+        tables = []
+        for output in args.outputs:
+            claims = read_merged(output)["notebooks"].get("08_report", {}).get("claims") or []
+            if not claims:
+                raise ValueError(f"{output} has no claims (notebook 08 did not run)")
+            tables.append(power_table(claims))
         table = tables[0] if len(tables) == 1 else pooled_table(tables)
-    except ValueError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    except BAD_INPUT as error:
+        return print_error(error, 2)
     print(table.to_markdown(index=False, disable_numparse=True))
     if args.per_experiment:
         # the claims (their models and bounds) are the same in every output: pooled_table checked it

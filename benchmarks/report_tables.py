@@ -10,13 +10,13 @@ instead of being typed by hand.
 
 from __future__ import annotations
 
-import argparse
 import sys
 
 import pandas as pd
 
 from ssl_lib.lab.results import read_merged
 from ssl_lib.lab.verdicts import verdict_summary
+from ssl_lib.utils.cli import BAD_INPUT, OneLineParser, print_error
 
 
 def validity_tables(validity: dict) -> str:
@@ -42,14 +42,12 @@ def claims_table(claims: list[dict]) -> str:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = OneLineParser(description=__doc__.splitlines()[0])
     parser.add_argument("output", help="the output folder of make reproduce")
-    args = parser.parse_args(argv)
     try:
-        merged = read_merged(args.output)
-    except FileNotFoundError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+        merged = read_merged(parser.parse_args(argv).output)
+    except BAD_INPUT as error:
+        return print_error(error, 2)
     run, results = merged.get("run", {}), merged["notebooks"]
     times = ", ".join(f"{n['notebook'][:2]} {n['seconds']:.0f} s" for n in run.get("notebooks", []) if "seconds" in n)
     prepared = run.get("runs") or {}

@@ -26,7 +26,6 @@ folder's name without a trailing ``-s<seed>``.
 
 from __future__ import annotations
 
-import argparse
 import re
 import sys
 
@@ -37,6 +36,7 @@ from ssl_lib.lab import experiments
 from ssl_lib.lab.profiles import resolve
 from ssl_lib.lab.verdicts import mean_std, paired_claim, pm
 from ssl_lib.train.run_dir import RunDir
+from ssl_lib.utils.cli import BAD_INPUT, OneLineParser, print_error
 
 
 def summary(long: pd.DataFrame, tasks=None) -> pd.DataFrame:
@@ -89,7 +89,7 @@ def variant_runs(folders: list[str]) -> pd.DataFrame:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = OneLineParser(description=__doc__.splitlines()[0])
     parser.add_argument("--profile", default="long")
     parser.add_argument("--seeds", type=int, nargs="+", help="default: the profile's")
     parser.add_argument("--models", nargs="+", help="experiment names (default: every one the profile trains)")
@@ -97,8 +97,8 @@ def main(argv=None) -> int:
     parser.add_argument("--run-dirs", nargs="+", default=[], help="finished runs trained outside the profile")
     parser.add_argument("--runs", help="runs folder (default: the profile's)")
     parser.add_argument("--paired", nargs=2, metavar=("A", "B"), help="also A minus B per task, paired by seed")
-    args = parser.parse_args(argv)
     try:
+        args = parser.parse_args(argv)
         P = resolve(args.profile, seeds=args.seeds, runs_root=args.runs)
         chosen = [experiments.get(name) for name in args.models] if args.models else experiments.all_experiments()
         trained = [exp for exp in chosen if exp.seeds_of(P)]
@@ -109,9 +109,8 @@ def main(argv=None) -> int:
                           experiments.transfer_tables(P, runs, data)], ignore_index=True)
         table = summary(long, args.tasks)
         difference = paired(long, *args.paired, tasks=args.tasks) if args.paired else None
-    except ValueError as error:  # unknown profile, model or task; an unfinished run
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    except BAD_INPUT as error:  # unknown profile, model or task; an unfinished or missing run
+        return print_error(error, 2)
     print(table.reset_index().to_markdown(index=False))
     if difference is not None:
         print(f"\n{args.paired[0]} minus {args.paired[1]}, paired by seed:\n")

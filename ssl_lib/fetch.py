@@ -41,7 +41,7 @@ def main(argv=None) -> int:
         if not names:
             raise ValueError("name datasets to fetch or give --profile")
         lines = [fetch(name, args.root, args.dry_run) for name in dict.fromkeys(names)]
-    except (ValueError, FetchError) as error:
+    except (ValueError, FetchError, OSError) as error:  # OSError: a root that cannot be written
         print(f"error: {error}", file=sys.stderr)
         return 2 if isinstance(error, ValueError) else 1
     print("\n".join(lines))

@@ -30,3 +30,19 @@ def test_the_command_says_ok_fetched_or_manual_per_dataset_and_dry_run_fetches_n
 def test_a_profile_on_generated_data_has_nothing_to_fetch(capsys):
     assert command.main(["--profile", "cpu", "--dry-run"]) == 0
     assert "reads no real dataset" in capsys.readouterr().out
+
+
+def test_a_root_that_is_a_file_and_an_image_folder_get_one_line(tmp_path, capsys):
+    (tmp_path / "afile").write_text("")
+    for flags in ([], ["--dry-run"]):
+        assert command.main(["cifar10", "--root", str(tmp_path / "afile"), *flags]) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.count("\n") == 0 and "afile is a file, not a folder" in err
+    assert command.main(["imagefolder", "--root", str(tmp_path), "--dry-run"]) == 0  # listed as known
+    assert capsys.readouterr().out.startswith("imagefolder: manual:")
+
+
+def test_a_root_that_cannot_be_written_exits_1_with_one_line(capsys):
+    assert command.main(["cifar10", "--root", "/sys/ssl_lib_data"]) == 1  # read-only even for root
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and err.count("\n") == 0

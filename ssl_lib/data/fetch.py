@@ -117,8 +117,12 @@ def fetch(name: str, root, dry_run: bool = False, log=print) -> str:
     """Fetch one dataset under ``root``; returns its status line ("<name>: ok | fetched | manual ...").
     Raises FetchError (one line) when a download fails."""
     key = canonical_name(name)
+    if key not in DATASETS:  # "imagefolder": any folder of images, nothing to fetch
+        return f"{key}: manual: arrange your images as <root>/<split>/<class>/<image>; nothing to download"
     spec = DATASETS[key]
     root = Path(root).expanduser()
+    if root.exists() and not root.is_dir():
+        raise ValueError(f"--root {root} is a file, not a folder")
     if (root / spec.folder).exists():
         return f"{key}: ok (present at {root / spec.folder})"
     if key not in SOURCES:

@@ -73,13 +73,27 @@ def recorder(profile, notebook: str):
 
 
 
+def _read_object(path: Path) -> dict:
+    """The JSON object in `path`; ValueError naming the file when it is not one (a write cut short
+    by a kill, an edit by hand)."""
+    try:
+        value = json.loads(path.read_text())
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{path} is not valid JSON ({err.msg}, line {err.lineno}); delete it and rerun "
+                         "the notebook that wrote it") from None
+    if not isinstance(value, dict):
+        raise ValueError(f"{path} must hold a JSON object, got {type(value).__name__}")
+    return value
+
+
 def merge_results(output_dir, summary: dict | None = None) -> dict:
     """``<output>/results.json``: every ``results/<notebook>.json`` under its notebook's name,
-    plus ``summary`` (profile, timings, status) under ``"run"``."""
+    plus ``summary`` (profile, timings, status) under ``"run"``. ValueError naming a file that
+    is not a JSON object."""
     folder = Path(output_dir) / "results"
     merged = {"run": summary or {}, "notebooks": {}}
     for path in sorted(folder.glob("*.json")):
-        merged["notebooks"][path.stem] = json.loads(path.read_text())
+        merged["notebooks"][path.stem] = _read_object(path)
     atomic_write_json(merged, Path(output_dir) / RESULTS)
     return merged
 
@@ -89,7 +103,7 @@ def merge_results(output_dir, summary: dict | None = None) -> dict:
 def recorded(output, notebook: str) -> dict | None:
     """What `notebook` recorded under `output` (its results/<notebook>.json), or None if it has not run."""
     path = results_path(output, notebook)
-    return json.loads(path.read_text()) if path.is_file() else None
+    return _read_object(path) if path.is_file() else None
 
 
 def read_merged(output_dir) -> dict:
@@ -98,4 +112,7 @@ def read_merged(output_dir) -> dict:
     path = Path(output_dir) / RESULTS
     if not path.is_file():
         raise FileNotFoundError(f"{path} not found (run make reproduce into {output_dir} first)")
-    return json.loads(path.read_text())
+    merged = _read_object(path)
+    if not isinstance(merged.get("notebooks"), dict):
+        raise ValueError(f"{path} has no \"notebooks\" object: not a results.json of make reproduce")
+    return merged

@@ -42,7 +42,7 @@ from ssl_lib.lab import prepare
 from ssl_lib.lab.plan import format_plan, plan
 from ssl_lib.lab import validity as bench_validity
 from ssl_lib.lab.results import RESULTS, merge_results, results_path
-from ssl_lib.train.cli import OneLineParser, print_error
+from ssl_lib.utils.cli import OneLineParser, print_error
 from ssl_lib.utils.checks import check_device
 
 NOTEBOOK_DIR = project_root() / "notebooks"

@@ -24,13 +24,7 @@ from ssl_lib.train.config import TrainConfig
 from ssl_lib.train.engine import TrainingDiverged, train
 from ssl_lib.train.run_dir import RunDirBusy
 from ssl_lib.utils import distributed as dist
-
-
-class OneLineParser(argparse.ArgumentParser):
-    """An ArgumentParser whose errors are ValueErrors (one line from `main`, not usage + exit)."""
-
-    def error(self, message):
-        raise ValueError(message)
+from ssl_lib.utils.cli import OneLineParser, print_error
 
 
 def _flag_type(hint):
@@ -84,13 +78,6 @@ def config_from_args(argv=None) -> tuple[TrainConfig, bool]:
     values = read_config_file(path) if path else {}
     values.update({k: v for k, v in args.items() if v is not None})
     return TrainConfig.from_dict(values), resume
-
-
-def print_error(error: BaseException, status: int) -> int:
-    """Print `error` as one ``error: ...`` line on stderr; returns `status` (the exit code)."""
-    message = " ".join(str(error).splitlines()) or type(error).__name__
-    print(f"error: {message}", file=sys.stderr)
-    return status
 
 
 def main(argv=None) -> int:

@@ -1,2 +1,3 @@
-"""Helpers every layer uses: atomic file writes (`io`), argument checks (`checks`) and the
-torch.distributed wrappers that are no-ops in a single process (`distributed`)."""
+"""Helpers every layer uses: atomic file writes (`io`), argument checks (`checks`), one-line
+command-line errors (`cli`) and the torch.distributed wrappers that are no-ops in a single
+process (`distributed`)."""

@@ -36,8 +36,62 @@ def test_compare_claims_pairs_rows_and_reports_the_largest_change(tmp_path, caps
     assert lines[0].startswith("| notebook | paper | claim (quantity) | before:") and len(lines) == 3
     assert "+0.083 [+0.012, +0.155], reproduced" in lines[2] and "inconclusive" in lines[2]
     assert lines[2].rstrip(" |").endswith("0.033")
-    with pytest.raises(SystemExit):
-        compare_claims.main([str(a), str(tmp_path / "missing")])
+    capsys.readouterr()
+    assert compare_claims.main([str(a), str(tmp_path / "missing")]) == 2
+    assert one_error_line(capsys).endswith("missing has no results/08_report.json (run `make reproduce` into it first)")
+    assert compare_claims.main([str(a), str(b), "--names", "x"]) == 2
+    assert "--names gives 1 names for 2 folders" in one_error_line(capsys)
+
+
+def one_error_line(capsys) -> str:
+    """The command's stderr, which must be one ``error: ...`` line (no usage block, no traceback)."""
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and "\n" not in err, err
+    return err
+
+
+@pytest.mark.parametrize("content, message", [
+    ("{oops", "results.json is not valid JSON"), ("[]", "must hold a JSON object"), ("{}", 'has no "notebooks"'),
+])
+def test_a_corrupt_results_file_is_named_in_one_line(tmp_path, capsys, content, message):
+    import power_analysis
+
+    out = write_output(tmp_path / "a", [0.8, 0.9, 0.85])
+    (out / "results.json").write_text(content)
+    for script in (report_tables, power_analysis):
+        assert script.main([str(out)]) == 2
+        assert message in one_error_line(capsys)
+    (out / "results" / "08_report.json").write_text(content if content != "{}" else '{"rows": []}')
+    assert compare_claims.main([str(out), str(out)]) == 2
+    assert "08_report.json" in one_error_line(capsys)
+
+
+def test_a_stale_corrupt_notebook_result_is_named_when_merged(tmp_path):
+    from ssl_lib.lab.results import merge_results
+
+    (tmp_path / "results").mkdir()
+    (tmp_path / "results" / "02_invariance.json").write_text("{oops")
+    with pytest.raises(ValueError, match=r"02_invariance\.json is not valid JSON"):
+        merge_results(tmp_path)
+    assert not (tmp_path / "results.json").exists()
+
+
+def test_bad_flags_of_the_scripts_are_one_line(tmp_path, capsys):
+    import benchmark_validity
+    import colour_resolution
+    import power_analysis
+
+    out = write_output(tmp_path / "a", [0.8, 0.9, 0.85])
+    cases = [(benchmark_validity, ["--profile", "bogus"], "unknown profile 'bogus'"),
+             (benchmark_validity, ["--profile", "smoke", "--variant", "bogus=1"], "bogus"),
+             (benchmark_validity, ["--profile", "smoke", "--variant", "epochs=-1"], "epochs must be positive"),
+             (benchmark_validity, ["--profile", "smoke", "--variant", "scene=plain"], "scene"),
+             (benchmark_validity, ["--seeds", "x"], "invalid int value: 'x'"),
+             (colour_resolution, ["--classes", "1"], "--classes must be >= 2"),
+             (power_analysis, [str(out), "--max-seeds", "0"], "--max-seeds must be at least 3")]
+    for script, argv, message in cases:
+        assert script.main(argv) == 2, argv
+        assert message in one_error_line(capsys), argv
 
 
 def test_report_tables_prints_validity_and_claims(tmp_path, capsys):
