@@ -181,6 +181,47 @@ def canonical_name(name: str) -> str:
     return key
 
 
+def _how(spec: _Spec) -> str:
+    return spec.obtain + (" (from Python, load_dataset(..., download=True) can fetch it)" if spec.download else "")
+
+
+def _missing(spec: _Spec, path: Path) -> str:
+    return f"{spec.title} not found: looked for {path}. To obtain it: {_how(spec)}."
+
+
+def require_present(name: str, root) -> None:
+    """DatasetNotFoundError, naming the path looked at and how to obtain the files, unless dataset
+    `name`'s folder is under `root` (for "imagefolder": `root` itself). Cheap: only the folder's
+    existence, so a command can check before it writes anything."""
+    key = canonical_name(name)
+    root = Path(root).expanduser()
+    if key == "imagefolder":
+        if not root.is_dir():
+            raise DatasetNotFoundError(f"ImageFolder not found: looked for {root}. Arrange images as "
+                                       f"{root}/<split>/<class>/<image>")
+        return
+    if not (root / DATASETS[key].folder).exists():
+        raise DatasetNotFoundError(_missing(DATASETS[key], root / DATASETS[key].folder))
+
+
+def pretraining_splits(name: str) -> tuple[str, str]:
+    """(what pretraining reads, what its kNN monitor queries) for dataset `name`: STL-10 trains on
+    train + unlabeled, the others on "train" (or "trainval" where that is the official training
+    split). ValueError for a set with no official test split to monitor on (Caltech-101, SUN397:
+    downstream sets, split by the evaluation) and for an unknown name."""
+    key = canonical_name(name)
+    if key == "imagefolder":
+        return "train", "test"
+    splits = DATASETS[key].splits
+    train = "train+unlabeled" if key == "stl10" else next((s for s in ("train", "trainval") if s in splits), None)
+    if train is None or "test" not in splits:
+        usable = [k for k, spec in DATASETS.items() if "test" in spec.splits]
+        raise ValueError(f"dataset {key!r} has no train / test split to pretrain and monitor on (splits: "
+                         f"{', '.join(splits)}); it is a downstream set: pretrain on imagefolder or one of "
+                         f"{', '.join(usable)}")
+    return train, "test"
+
+
 def _image_folder(root: Path, split: Optional[str], transform):
     path = root if split is None else root / split
     if split is not None and not path.is_dir():
@@ -233,8 +274,7 @@ def load_dataset(name: str, root, split: Optional[str], download: bool = False, 
     if split not in spec.splits:
         raise ValueError(f"unknown split {split!r} for {spec.title}; valid splits: {list(spec.splits)}")
     path = root / spec.folder
-    how = spec.obtain + (" (from Python, load_dataset(..., download=True) can fetch it)" if spec.download else "")
-    missing = f"{spec.title} not found: looked for {path}. To obtain it: {how}."
+    missing = _missing(spec, path)
     # Stanford Cars' download URL is dead (torchvision raises ValueError): treat it as offline.
     if (not download or not spec.download) and not path.exists():
         raise DatasetNotFoundError(missing)
@@ -244,8 +284,8 @@ def load_dataset(name: str, root, split: Optional[str], download: bool = False, 
                       UnverifiedPickleWarning, stacklevel=2)
     cls = spec.cls if verify else _without_md5(spec.cls)
     corrupted = (f"{spec.title} at {path} is incomplete or corrupted: a file is missing, cut short or not the "
-                 f"official one. Re-extract it: {how}. Files re-packed on purpose fail the md5 check: from Python, "
-                 "load_dataset(..., verify=False) reads them")
+                 f"official one. Re-extract it: {_how(spec)}. Files re-packed on purpose fail the md5 check: from "
+                 "Python, load_dataset(..., verify=False) reads them")
     try:
         return spec.build(cls, str(root), split, transform, download)
     except RuntimeError as err:

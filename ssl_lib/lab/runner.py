@@ -36,6 +36,7 @@ import sys
 import time
 from pathlib import Path
 
+from ssl_lib.data.datasets import DatasetNotFoundError, require_present
 from ssl_lib.lab.html_report import write_report
 from ssl_lib.lab.profiles import OVERRIDES, PROFILES, project_root, resolve
 from ssl_lib.lab import prepare
@@ -224,7 +225,13 @@ def reproduce(profile: str = "cpu", output=None, notebooks=None, progress: bool 
     # Refuse bad settings now, not in the first notebook that trains (minutes later).
     if P.device != "auto":
         check_device(P.device)
-    P.train_config()
+    cfg = P.train_config()
+    if P.dataset != "synthetic":
+        require_present(P.dataset, cfg.data_root)
+    for name, folder in (("output", P.output), ("runs_root", P.runs_root)):
+        taken = next((p for p in (Path(folder), *Path(folder).parents) if p.exists()), None)
+        if taken is not None and not taken.is_dir():
+            raise ValueError(f"{name} {folder}: {taken} is a file, not a folder")
     paths = list_notebooks(notebooks, notebook_dir)
     if not paths:
         raise ValueError(f"no notebooks to run in {notebook_dir or NOTEBOOK_DIR}")
@@ -336,10 +343,10 @@ def main(argv=None) -> int:
                   jobs=args.jobs,
                   seeds=args.seeds, device=args.device,
                   dataset=args.dataset, data_root=args.data_root, epochs=args.epochs, runs_root=args.runs_root)
+    except (ValueError, TypeError, DatasetNotFoundError) as error:  # the flags, the profile, the data
+        return print_error(error, 2)
     except (NotebookFailed, bench_validity.BenchInvalid, OSError) as error:  # OSError: e.g. an unwritable output
         return print_error(error, 1)
-    except (ValueError, TypeError) as error:
-        return print_error(error, 2)
     return 0
 
 

@@ -99,9 +99,9 @@ class TrainConfig(ModelConfig):
         if not str(self.output_dir).strip():
             raise ValueError("TrainConfig.output_dir must name a folder, got an empty string")
         if self.dataset != "synthetic":
-            from ssl_lib.data.datasets import canonical_name
+            from ssl_lib.data.datasets import pretraining_splits
 
-            canonical_name(self.dataset)  # an unknown name is named before a missing data_root
+            pretraining_splits(self.dataset)  # an unknown or downstream-only set, before a missing data_root
         if self.dataset != "synthetic" and not self.data_root:
             raise ValueError(f"TrainConfig.data_root is required for dataset {self.dataset!r}")
         if self.dataset == "synthetic" and self.image_size not in (32, 64, 96):

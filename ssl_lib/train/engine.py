@@ -28,6 +28,7 @@ from torch import nn
 
 from ssl_lib.augment import AugParams, recipe
 from ssl_lib.data import DeviceLoader, load_dataset, make_loader, make_synthetic, spread_indices, to_float
+from ssl_lib.data.datasets import pretraining_splits, require_present
 from ssl_lib.models.compose import build_model
 from ssl_lib.train.config import RESUMABLE_FIELDS, TrainConfig
 from ssl_lib.train.optim import build_optimizer, warmup_cosine
@@ -117,13 +118,14 @@ def build_data(cfg: TrainConfig, device: torch.device, per_rank_batch: int):
         return loader, monitor
     import torchvision.transforms.v2 as T
 
-    pretrain_split = "train+unlabeled" if cfg.dataset == "stl10" else "train"
+    pretrain_split, monitor_split = pretraining_splits(cfg.dataset)
     transform = T.Compose([T.Resize(cfg.image_size), T.CenterCrop(cfg.image_size), T.PILToTensor()])
     dataset = load_dataset(cfg.dataset, cfg.data_root, pretrain_split, transform=transform)
     loader = make_loader(dataset, per_rank_batch, shuffle=True, drop_last=True, num_workers=cfg.num_workers,
                          seed=cfg.seed, device=device, distributed=dist.is_distributed())
-    bank = _real_tensors(cfg, "train", cfg.n_val)
-    query = _real_tensors(cfg, "test", cfg.n_val)
+    # The monitor's bank: the labelled training images (STL-10's unlabeled ones have no label).
+    bank = _real_tensors(cfg, "trainval" if pretrain_split == "trainval" else "train", cfg.n_val)
+    query = _real_tensors(cfg, monitor_split, cfg.n_val)
     return loader, MonitorData(bank[0].to(device), bank[1].to(device), query[0].to(device), query[1].to(device))
 
 
@@ -314,7 +316,10 @@ def train(cfg: TrainConfig, resume: bool = False) -> dict:
     if cfg.batch_size % world:
         raise ValueError(f"TrainConfig.batch_size ({cfg.batch_size}) must divide by the {world} processes")
     run = RunDir(cfg.output_dir)
-    run.check_trainable()  # before the lock file is made beside it, and before the data loads
+    # Checked before the lock file is made beside the folder, and before the data loads.
+    run.check_trainable()
+    if cfg.dataset != "synthetic":
+        require_present(cfg.dataset, cfg.data_root)
     # One writer per folder (rank 0 writes for all): a second run fails now instead of
     # interleaving its files with this one's. get_or_train already holds it: re-entrant.
     with run.locked(blocking=False) if dist.is_main_process() else nullcontext():

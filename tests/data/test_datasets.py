@@ -214,3 +214,17 @@ def test_mit67_with_a_listed_image_missing_is_one_clear_error(tmp_path):
     (tmp_path / "mit67" / "TrainImages.txt").unlink()
     with pytest.raises(DatasetNotFoundError, match="incomplete or corrupted"):
         load_dataset("mit67", tmp_path, "train")
+
+
+def test_pretraining_reads_each_sets_official_training_split_and_monitors_on_its_test_split():
+    from ssl_lib.data.datasets import pretraining_splits
+
+    expected = {"cifar10": ("train", "test"), "stl10": ("train+unlabeled", "test"), "pets": ("trainval", "test"),
+                "aircraft": ("train", "test"), "mit67": ("train", "test"), "imagefolder": ("train", "test"),
+                "Oxford-IIIT-Pet": ("trainval", "test")}
+    assert {name: pretraining_splits(name) for name in expected} == expected
+    for name in ("caltech101", "sun397"):  # one "all" split: downstream sets only
+        with pytest.raises(ValueError, match=f"dataset '{name}' has no train / test split.*downstream set"):
+            pretraining_splits(name)
+    with pytest.raises(ValueError, match="unknown dataset 'bogus'"):
+        pretraining_splits("bogus")

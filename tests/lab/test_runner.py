@@ -68,6 +68,19 @@ def test_a_notebook_without_parameters_cell_is_refused(tmp_path):
         R.run_notebook(tmp_path / "01_a.ipynb", tmp_path / "out", {})
 
 
+def test_missing_real_data_or_an_output_under_a_file_is_refused_before_anything_runs(tmp_path, capsys):
+    out = tmp_path / "out"
+    argv = ["--profile", "smoke", "--jobs", "0", "--no-validity", "--notebooks", "03", "--output", str(out)]
+    assert R.main(argv + ["--dataset", "cifar10", "--data-root", str(tmp_path / "nodata")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: CIFAR-10 not found") and "\n" not in err
+    (tmp_path / "afile").write_text("")
+    for flag in ("--output", "--runs-root"):
+        assert R.main([*argv, flag, str(tmp_path / "afile" / "sub")]) == 2
+        assert "afile is a file, not a folder" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["afile"]  # nothing written
+
+
 def test_repeated_seeds_on_the_command_line_are_refused(capsys):
     assert R.main(["--profile", "smoke", "--seeds", "0,0", "--plan"]) == 2
     assert "distinct seeds" in capsys.readouterr().err

@@ -88,7 +88,7 @@ def test_a_missing_dataset_exits_2_without_python_only_advice(tmp_path, capsys):
     line = one_error_line(err)
     assert code == 2 and "CIFAR-10 not found" in line
     assert "download=True" not in line.replace("from Python, load_dataset(..., download=True)", "")
-    assert not (tmp_path / "run").exists()
+    assert not any(tmp_path.iterdir())  # neither the run folder nor a lock file beside it
 
 
 def test_a_folder_of_the_users_files_exits_2_and_keeps_them(tmp_path, capsys):
@@ -104,6 +104,8 @@ def test_a_folder_of_the_users_files_exits_2_and_keeps_them(tmp_path, capsys):
 @pytest.mark.parametrize("changes, message", [
     (dict(output_dir=""), "output_dir must name a folder"),
     (dict(dataset="foo"), "unknown dataset 'foo'"),  # not "data_root is required"
+    (dict(dataset="sun397", data_root="nodata"), "it is a downstream set"),
+    (dict(dataset="pets", data_root="nodata"), "Oxford-IIIT Pets not found"),  # not "unknown split 'train'"
 ])
 def test_an_empty_output_dir_or_unknown_dataset_is_named(tmp_path, capsys, changes, message):
     code, err = run_main(flags(tmp_path / "run", **changes), capsys)
