@@ -7,11 +7,11 @@ fetched into one folder (`ssl_lib.data.fetch`); one line per dataset: ok, fetche
 
 from __future__ import annotations
 
-import argparse
 import sys
 
 from ssl_lib.data.fetch import FetchError, fetch
 from ssl_lib.lab.profiles import get_profile
+from ssl_lib.utils.cli import OneLineParser, print_error
 
 
 def profile_datasets(profile: str) -> list[str]:
@@ -21,8 +21,8 @@ def profile_datasets(profile: str) -> list[str]:
     return list(dict.fromkeys(pretrain + list(P.eval.downstream)))
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m ssl_lib.fetch", description=__doc__.splitlines()[0])
+def build_parser() -> OneLineParser:
+    parser = OneLineParser(prog="python -m ssl_lib.fetch", description=__doc__.splitlines()[0])
     parser.add_argument("names", nargs="*", help="datasets (e.g. cifar10 dtd); or --profile")
     parser.add_argument("--profile", help="fetch what this profile reads (e.g. gpu)")
     parser.add_argument("--root", default="data", help="folder the datasets go to (default data/)")
@@ -32,8 +32,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     """Run the command; 0 on success, else one `error:` line and 2 (bad input) or 1 (a failed download)."""
-    args = build_parser().parse_args(argv)
     try:
+        args = build_parser().parse_args(argv)
         names = list(args.names) + (profile_datasets(args.profile) if args.profile else [])
         if not names and args.profile:
             print(f"profile {args.profile} reads no real dataset (it generates its data): nothing to fetch")
@@ -42,8 +42,7 @@ def main(argv=None) -> int:
             raise ValueError("name datasets to fetch or give --profile")
         lines = [fetch(name, args.root, args.dry_run) for name in dict.fromkeys(names)]
     except (ValueError, FetchError, OSError) as error:  # OSError: a root that cannot be written
-        print(f"error: {error}", file=sys.stderr)
-        return 2 if isinstance(error, ValueError) else 1
+        return print_error(error, 2 if isinstance(error, ValueError) else 1)
     print("\n".join(lines))
     return 0
 

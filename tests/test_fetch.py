@@ -46,3 +46,8 @@ def test_a_root_that_cannot_be_written_exits_1_with_one_line(capsys):
     assert command.main(["cifar10", "--root", "/sys/ssl_lib_data"]) == 1  # read-only even for root
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: ") and err.count("\n") == 0
+
+
+def test_an_unknown_flag_is_one_line_not_a_usage_block(capsys):
+    assert command.main(["--bogus"]) == 2
+    assert capsys.readouterr().err == "error: unrecognized arguments: --bogus\n"

@@ -30,7 +30,7 @@ def knn_predict(
     check_same_width({"train_x": train_x, "test_x": test_x})
     if k < 1:
         raise ValueError(f"k must be >= 1, got {k}")
-    if temperature <= 0:
+    if not temperature > 0:  # NaN included
         raise ValueError(f"temperature must be > 0, got {temperature}")
     num_classes = 1 + int(train_y.max()) if num_classes is None else num_classes
     train_y = check_labels(train_y, "train_y", num_classes).to(train_x.device)

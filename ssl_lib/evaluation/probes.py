@@ -127,6 +127,8 @@ def fit_logistic(
     """
     if objective not in OBJECTIVES:
         raise ValueError(f"unknown objective {objective!r}; known: {list(OBJECTIVES)}")
+    if not (math.isfinite(l2) and l2 >= 0):
+        raise ValueError(f"l2 must be a finite non-negative weight, got {l2}")
     summed, scale, bias_penalised = OBJECTIVES[objective]
     batched = x.ndim == 3
     xb, yb = (x, y) if batched else (x[None], y[None])
@@ -205,8 +207,8 @@ class ProbeResult:
 
 def _grid(l2_grid) -> list[float]:
     grid = sorted({float(v) for v in (L2_GRID if l2_grid is None else l2_grid)}, reverse=True)
-    if not grid or grid[-1] < 0:
-        raise ValueError(f"l2_grid must be a non-empty sequence of non-negative weights, got {l2_grid}")
+    if not grid or not all(math.isfinite(v) and v >= 0 for v in grid):  # NaN fails every comparison
+        raise ValueError(f"l2_grid must be a non-empty sequence of finite non-negative weights, got {l2_grid}")
     return grid
 
 
@@ -301,7 +303,10 @@ def linear_probe(
 
 def r2_score(pred: Tensor, target: Tensor) -> Tensor:
     """Per-output coefficient of determination (K,) for (N, K) predictions, scikit-learn's
-    definition ``1 - SSE / SST`` (SST around the target's own mean); NaN for a constant target."""
+    definition ``1 - SSE / SST`` (SST around the target's own mean); NaN for a constant target.
+    ValueError unless both are (N, K) of one shape (broadcasting would score the wrong pairs)."""
+    if pred.shape != target.shape or pred.ndim != 2:
+        raise ValueError(f"pred and target must both be (N, K), got {tuple(pred.shape)} and {tuple(target.shape)}")
     sse = (target - pred).pow(2).sum(dim=0)
     sst = (target - target.mean(dim=0)).pow(2).sum(dim=0)
     return torch.where(sst > 0, 1 - sse / sst.clamp(min=torch.finfo(sst.dtype).tiny),

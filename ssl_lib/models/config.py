@@ -84,7 +84,7 @@ class ModelConfig:
             self.augself_groups()
         except ValueError as error:
             raise ValueError(f"{type(self).__name__}.augself: {error}") from None
-        if self.cassle:
+        if self.cassle or self.cassle_keys:  # a typo in the keys is one even while CASSLE is off
             try:
                 validate_descriptor_keys(self.descriptor_keys())
             except ValueError as error:

@@ -211,6 +211,8 @@ def check_rows(x: Tensor, y: Tensor, x_name: str, y_name: str) -> None:
     """A finite feature matrix ``x`` (N, D) (`check_features`) and targets ``y`` with the same
     number of rows."""
     check_features(x, x_name)
+    if not isinstance(y, Tensor):
+        raise TypeError(f"{y_name} must be a torch.Tensor, got {type(y).__name__}")
     if y.shape[0] != x.shape[0]:
         raise ValueError(f"{y_name} has {y.shape[0]} rows but {x_name} has {x.shape[0]}")
 

@@ -62,3 +62,22 @@ def test_probes_and_few_shot_refuse_non_finite_features():
         ridge_probe(splits, {k: v.float() for k, v in labels.items()}, l2_grid=(1.0,))
     with pytest.raises(ValueError, match="features.*finite"):
         few_shot_accuracies(bad, y, ways=2, shots=1, queries=2, episodes=2)
+
+
+def test_bad_weights_shapes_and_types_are_named_before_lbfgs_or_broadcasting_sees_them():
+    from ssl_lib.evaluation.probes import r2_score
+
+    g = torch.Generator().manual_seed(0)
+    x, y = torch.randn(20, 4, generator=g), torch.arange(20) % 2
+    with pytest.raises(ValueError, match="l2_grid must be a non-empty sequence of finite non-negative"):
+        linear_probe({"train": x, "val": x, "test": x}, {"train": y, "val": y, "test": y}, l2_grid=[float("nan")])
+    with pytest.raises(ValueError, match="l2 must be a finite non-negative weight, got -1.0"):
+        few_shot_accuracies(x, y, ways=2, shots=1, queries=2, episodes=3, l2=-1.0)
+    with pytest.raises(ValueError, match=r"pred and target must both be \(N, K\), got \(10,\) and \(5,\)"):
+        r2_score(torch.randn(10), torch.randn(5))
+    with pytest.raises(ValueError, match=r"got \(10, 2\) and \(10, 1\)"):  # broadcast would give 2 outputs
+        r2_score(torch.randn(10, 2), torch.randn(10, 1))
+    with pytest.raises(ValueError, match="temperature must be > 0, got nan"):
+        knn_accuracy(x, y, x, y, temperature=float("nan"))
+    with pytest.raises(TypeError, match="train_y must be a torch.Tensor, got list"):
+        knn_accuracy(x, y.tolist(), x, y)

@@ -76,6 +76,8 @@ def test_cassle_settings_check_themselves_and_come_from_the_flat_config_fields()
     assert ModelConfig(cassle=True, cassle_width=64).cassle_settings().width == 64
     with pytest.raises(ValueError, match="cassle_width must be positive"):
         ModelConfig(cassle=True, cassle_width=0).validate()
+    with pytest.raises(ValueError, match="cassle_keys.*bogus"):  # a typo is one even while CASSLE is off
+        ModelConfig(cassle=False, cassle_keys="crop,bogus").validate()
 
 
 def test_default_width_keeps_the_authors_proportion_to_the_feature_width():
