@@ -19,6 +19,7 @@ line) accepts only the official files; ``verify=False`` on a pickled dataset war
 """
 from __future__ import annotations
 
+import os
 import pickle
 import urllib.error
 import warnings
@@ -181,6 +182,12 @@ def canonical_name(name: str) -> str:
     return key
 
 
+def _root(root) -> Path:
+    if not isinstance(root, (str, os.PathLike)) or not str(root):
+        raise ValueError(f"root must name the folder that holds the dataset, got {root!r}")
+    return Path(root).expanduser()
+
+
 def _how(spec: _Spec) -> str:
     return spec.obtain + (" (from Python, load_dataset(..., download=True) can fetch it)" if spec.download else "")
 
@@ -194,7 +201,7 @@ def require_present(name: str, root) -> None:
     `name`'s folder is under `root` (for "imagefolder": `root` itself). Cheap: only the folder's
     existence, so a command can check before it writes anything."""
     key = canonical_name(name)
-    root = Path(root).expanduser()
+    root = _root(root)
     if key == "imagefolder":
         if not root.is_dir():
             raise DatasetNotFoundError(f"ImageFolder not found: looked for {root}. Arrange images as "
@@ -267,7 +274,7 @@ def load_dataset(name: str, root, split: Optional[str], download: bool = False, 
         UnverifiedPickleWarning: ``verify=False`` on a pickled dataset (CIFAR-10/100).
     """
     key = canonical_name(name)
-    root = Path(root).expanduser()
+    root = _root(root)
     if key == "imagefolder":
         return _image_folder(root, split, transform)
     spec = DATASETS[key]

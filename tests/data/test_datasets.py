@@ -228,3 +228,11 @@ def test_pretraining_reads_each_sets_official_training_split_and_monitors_on_its
             pretraining_splits(name)
     with pytest.raises(ValueError, match="unknown dataset 'bogus'"):
         pretraining_splits("bogus")
+
+
+def test_a_missing_root_is_named():
+    from ssl_lib.data.datasets import load_dataset, require_present
+
+    for call in (lambda: load_dataset("cifar10", None, "train"), lambda: require_present("cifar10", "")):
+        with pytest.raises(ValueError, match="root must name the folder that holds the dataset"):
+            call()
