@@ -99,6 +99,7 @@ def test_main_reads_the_runs_transfer_tables(tmp_path, capsys):
     assert "not a finished run" in capsys.readouterr().err
     assert transfer_summary.main(["--profile", "nope"]) == 2
     assert "unknown profile 'nope'" in capsys.readouterr().err
+    (variant / "backbone.pt").write_bytes(b"")
     (variant / "config.json").unlink()  # a folder that is no run at all: named, no traceback
     assert transfer_summary.main(["--profile", "smoke", "--seeds", "0", "--models", "Spatial",
                                   "--runs", str(tmp_path), "--run-dirs", str(variant)]) == 2
