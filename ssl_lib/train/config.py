@@ -106,6 +106,9 @@ class TrainConfig(ModelConfig):
             raise ValueError(f"TrainConfig.data_root is required for dataset {self.dataset!r}")
         if self.dataset == "synthetic" and self.image_size not in (32, 64, 96):
             raise ValueError(f"TrainConfig.image_size must be 32, 64 or 96 for synthetic data, got {self.image_size}")
+        if self.dataset == "synthetic" and self.monitor_label not in SCENES[self.scene].num_classes():
+            raise ValueError(f"TrainConfig.monitor_label={self.monitor_label!r} is not a class label of the synthetic "
+                             f"scenes; known: {sorted(SCENES[self.scene].num_classes())}")
         if self.dataset == "synthetic" and self.n_train < self.batch_size:
             raise ValueError(f"TrainConfig.n_train ({self.n_train}) is smaller than batch_size ({self.batch_size})")
         return self

@@ -33,6 +33,7 @@ def one_error_line(err: str) -> str:
     (["--base-lr", "inf"], "base_lr"), (["--weight-decay", "nan"], "weight_decay"),
     (["--warmup-epochs", "nan"], "warmup_epochs"), (["--device", "cdua"], "device"),
     (["--epochs", "abc"], "--epochs"), (["--no-such-flag"], "--no-such-flag"),
+    (["--monitor-label", "hue"], "monitor_label"),  # a regression target, not a class: before the lock file
 ])
 def test_bad_flags_exit_2_with_one_line_and_write_nothing(tmp_path, capsys, extra, field):
     code, err = run_main(flags(tmp_path / "run") + extra, capsys)
