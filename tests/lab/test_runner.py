@@ -83,7 +83,7 @@ def test_missing_real_data_or_an_output_under_a_file_is_refused_before_anything_
 
 def test_repeated_seeds_on_the_command_line_are_refused(capsys):
     assert R.main(["--profile", "smoke", "--seeds", "0,0", "--plan"]) == 2
-    assert "distinct seeds" in capsys.readouterr().err
+    assert "seeds must be distinct, [0] repeated" in capsys.readouterr().err
 
 
 def test_unknown_profile_and_override_fail_before_running(tmp_path):
