@@ -123,8 +123,8 @@ def main(argv=None) -> int:
     parser.add_argument("--max-seeds", type=int, default=10, help="the most seeds any experiment gets (default 10)")
     try:
         args = parser.parse_args(argv)
-        if args.max_seeds < 3:
-            raise ValueError(f"--max-seeds must be at least 3 (the rule's minimum), got {args.max_seeds}")
+        if args.max_seeds < MIN_SEEDS:
+            raise ValueError(f"--max-seeds must be at least {MIN_SEEDS} (the rule's minimum), got {args.max_seeds}")
         tables = []
         for output in args.outputs:
             claims = read_merged(output)["notebooks"].get("08_report", {}).get("claims") or []

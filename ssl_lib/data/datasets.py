@@ -203,9 +203,10 @@ def require_present(name: str, root) -> None:
     key = canonical_name(name)
     root = _root(root)
     if key == "imagefolder":
-        if not root.is_dir():
-            raise DatasetNotFoundError(f"ImageFolder not found: looked for {root}. Arrange images as "
-                                       f"{root}/<split>/<class>/<image>")
+        missing = [split for split in pretraining_splits(key) if not (root / split).is_dir()]
+        if missing:
+            raise DatasetNotFoundError(f"ImageFolder not found: looked for {root}/{missing[0]}. Arrange images as "
+                                       f"{root}/<split>/<class>/<image> with splits train and test")
         return
     if not (root / DATASETS[key].folder).exists():
         raise DatasetNotFoundError(_missing(DATASETS[key], root / DATASETS[key].folder))
@@ -224,8 +225,8 @@ def pretraining_splits(name: str) -> tuple[str, str]:
     if train is None or "test" not in splits:
         usable = [k for k, spec in DATASETS.items() if "test" in spec.splits]
         raise ValueError(f"dataset {key!r} has no train / test split to pretrain and monitor on (splits: "
-                         f"{', '.join(splits)}); it is a downstream set: pretrain on imagefolder or one of "
-                         f"{', '.join(usable)}")
+                         f"{', '.join(splits)}); it is a downstream set: python -m ssl_lib.pretrain reads "
+                         f"imagefolder or one of {', '.join(usable)}")
     return train, "test"
 
 

@@ -121,8 +121,9 @@ def fetch(name: str, root, dry_run: bool = False, log=print) -> str:
         return f"{key}: manual: arrange your images as <root>/<split>/<class>/<image>; nothing to download"
     spec = DATASETS[key]
     root = Path(root).expanduser()
-    if root.exists() and not root.is_dir():
-        raise ValueError(f"--root {root} is a file, not a folder")
+    taken = next((p for p in (root, *root.parents) if p.exists()), None)
+    if taken is not None and not taken.is_dir():
+        raise ValueError(f"the data root {root}: {taken} is a file, not a folder")
     if (root / spec.folder).exists():
         return f"{key}: ok (present at {root / spec.folder})"
     if key not in SOURCES:

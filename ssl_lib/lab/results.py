@@ -53,7 +53,7 @@ def record(name: str, value, *, output, notebook: str) -> dict:
     """Store ``value`` under ``name`` in ``<output>/results/<notebook>.json`` (atomically,
     merged with what the notebook recorded before); returns the notebook's results so far."""
     path = results_path(output, notebook)
-    current = json.loads(path.read_text()) if path.is_file() else {}
+    current = _read_object(path) if path.is_file() else {}
     current[str(name)] = to_jsonable(value)
     atomic_write_json(current, path)
     return current
@@ -81,6 +81,8 @@ def _read_object(path: Path) -> dict:
     except json.JSONDecodeError as err:
         raise ValueError(f"{path} is not valid JSON ({err.msg}, line {err.lineno}); delete it and rerun "
                          "the notebook that wrote it") from None
+    except UnicodeDecodeError:
+        raise ValueError(f"{path} is not UTF-8 text; delete it and rerun the notebook that wrote it") from None
     if not isinstance(value, dict):
         raise ValueError(f"{path} must hold a JSON object, got {type(value).__name__}")
     return value

@@ -43,6 +43,7 @@ from ssl_lib.lab import prepare
 from ssl_lib.lab.plan import format_plan, plan
 from ssl_lib.lab import validity as bench_validity
 from ssl_lib.lab.results import RESULTS, merge_results, results_path
+from ssl_lib.lab.runs import is_finished, run_name
 from ssl_lib.utils.cli import OneLineParser, print_error
 from ssl_lib.utils.checks import check_device
 
@@ -201,6 +202,12 @@ def run_notebook(path, output_dir, parameters: dict, kernel_name: str | None = N
     return dict(notebook=path.stem, seconds=round(time.perf_counter() - start, 1), path=str(executed))
 
 
+def _runs_to_train(P, notebooks, validity: bool) -> list:
+    """The runs `notebooks` need under profile `P` that are not finished in its runs folder."""
+    return [run for run in prepare.planned_runs(P, notebooks, validity)
+            if not is_finished(Path(P.runs_root) / run_name(run.config), run.config)]
+
+
 def reproduce(profile: str = "cpu", output=None, notebooks=None, progress: bool = True,
               report: bool = True, notebook_dir=None, log=None, cell_timeout: float | None = None,
               validity: bool = True, jobs: int | None = None, **overrides) -> dict:
@@ -225,9 +232,7 @@ def reproduce(profile: str = "cpu", output=None, notebooks=None, progress: bool 
     # Refuse bad settings now, not in the first notebook that trains (minutes later).
     if P.device != "auto":
         check_device(P.device)
-    cfg = P.train_config()
-    if P.dataset != "synthetic":
-        require_present(P.dataset, cfg.data_root)
+    P.train_config()
     for name, folder in (("output", P.output), ("runs_root", P.runs_root)):
         taken = next((p for p in (Path(folder), *Path(folder).parents) if p.exists()), None)
         if taken is not None and not taken.is_dir():
@@ -235,6 +240,8 @@ def reproduce(profile: str = "cpu", output=None, notebooks=None, progress: bool 
     paths = list_notebooks(notebooks, notebook_dir)
     if not paths:
         raise ValueError(f"no notebooks to run in {notebook_dir or NOTEBOOK_DIR}")
+    if P.dataset != "synthetic" and _runs_to_train(P, [p.stem for p in paths], validity):
+        require_present(P.dataset, P.train_config().data_root)  # named now, not in a notebook's cell
     parameters = {"profile": P.name, "output": P.output, "runs_root": P.runs_root,
                   **{k: v for k, v in overrides.items() if v is not None and k not in ("output", "runs_root")}}
     if "seeds" in parameters:

@@ -223,6 +223,8 @@ class SeedValues:
         if any(length != n for length in lengths):
             raise ValueError(f"SeedValues needs one treatment, control (and headroom) value per seed: {n} seeds, "
                              f"{len(self.treatment)} treatment, {len(self.control)} control values")
+        if len(set(self.seeds)) != n:  # one run counted twice would pass the rule's minimum of seeds
+            raise ValueError(f"SeedValues needs distinct seeds, got {list(self.seeds)}")
 
     def __str__(self) -> str:  # what a notebook's table shows in the ``seeds`` column
         return seed_ranges(self.seeds) or "none"

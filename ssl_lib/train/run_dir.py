@@ -180,14 +180,23 @@ class RunDir:
         never be taken for one."""
         if self.path.exists() and not self.path.is_dir():
             raise ValueError(f"output folder {self.path} is a file, not a folder")
-        if not self.path.is_dir() or self.config_path.is_file():
+        if not self.path.is_dir() or self._holds_run_config():
             return
         is_temp = lambda name: name.startswith(".") and name.endswith(TEMP_SUFFIX)
         foreign = sorted(p.name for p in self.path.iterdir() if not is_temp(p.name))
         if foreign:
             shown = ", ".join(foreign[:3]) + (", ..." if len(foreign) > 3 else "")
-            raise ValueError(f"output folder {self.path} holds files ({shown}) but no run (no {self.CONFIG}); "
+            raise ValueError(f"output folder {self.path} holds files ({shown}) but no run (no run's {self.CONFIG}); "
                              "choose a new or empty folder")
+
+    def _holds_run_config(self) -> bool:
+        """config.json is a run's: a JSON object naming at least a method and a recipe (not a full
+        validation, so that the folder of an older TrainConfig still counts as a run)."""
+        try:
+            stored = json.loads(self.config_path.read_text())
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+            return False
+        return isinstance(stored, dict) and {"method", "recipe"} <= set(stored)
 
     def start(self, cfg: TrainConfig) -> None:
         """Begin a fresh run: every file of an earlier run is gone (the backbone first, so the

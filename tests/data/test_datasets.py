@@ -230,6 +230,16 @@ def test_pretraining_reads_each_sets_official_training_split_and_monitors_on_its
         pretraining_splits("bogus")
 
 
+def test_an_image_folder_needs_the_splits_pretraining_reads(tmp_path):
+    from ssl_lib.data.datasets import DatasetNotFoundError, require_present
+
+    (tmp_path / "train").mkdir()
+    with pytest.raises(DatasetNotFoundError, match=f"looked for {tmp_path}/test"):
+        require_present("imagefolder", tmp_path)
+    (tmp_path / "test").mkdir()
+    require_present("imagefolder", tmp_path)
+
+
 def test_a_missing_root_is_named():
     from ssl_lib.data.datasets import load_dataset, require_present
 

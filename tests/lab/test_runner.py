@@ -81,6 +81,24 @@ def test_missing_real_data_or_an_output_under_a_file_is_refused_before_anything_
     assert sorted(p.name for p in tmp_path.iterdir()) == ["afile"]  # nothing written
 
 
+def test_real_data_is_asked_for_only_when_a_run_must_be_trained(tmp_path, monkeypatch):
+    # Notebook 01 trains nothing: no dataset needed. With every run of 03 finished, none either.
+    asked = []
+    monkeypatch.setattr(R, "require_present", lambda name, root: asked.append(name))
+    P = R.resolve("smoke", dataset="cifar10", data_root=str(tmp_path), runs_root=str(tmp_path / "runs"))
+    assert R._runs_to_train(P, ["01_augmentations"], validity=False) == []
+    planned = R._runs_to_train(P, ["03_methods"], validity=False)
+    assert planned and all(run.config.dataset == "cifar10" for run in planned)
+    from ssl_lib.lab.runs import run_name
+    from ssl_lib.train.run_dir import RunDir
+
+    for run in planned:  # mark each as finished: its config and a backbone file
+        folder = RunDir(tmp_path / "runs" / run_name(run.config))
+        folder.start(run.config)
+        folder.backbone_path.write_bytes(b"")
+    assert R._runs_to_train(P, ["03_methods"], validity=False) == []
+
+
 def test_repeated_seeds_on_the_command_line_are_refused(capsys):
     assert R.main(["--profile", "smoke", "--seeds", "0,0", "--plan"]) == 2
     assert "seeds must be distinct, [0] repeated" in capsys.readouterr().err

@@ -389,6 +389,9 @@ def test_seed_values_need_one_value_per_seed():
         SeedValues(seeds=(0, 1), treatment=(0.5,), control=(0.4, 0.4))
     with pytest.raises(ValueError, match="per seed"):
         SeedValues(seeds=(0, 1), treatment=(0.5, 0.6), control=(0.4, 0.4), headroom=(0.1,))
+    # One run counted three times would pass the rule's minimum of 3 seeds with a zero-width interval.
+    with pytest.raises(ValueError, match=r"distinct seeds, got \[0, 0, 0\]"):
+        SeedValues(seeds=(0, 0, 0), treatment=(0.9,) * 3, control=(0.5,) * 3)
     assert SeedValues.from_record(None) is None and SeedValues.from_record(float("nan")) is None
 
 

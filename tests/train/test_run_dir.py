@@ -39,7 +39,8 @@ def test_a_truncated_backbone_names_its_path(tmp_path):
 def test_start_clears_every_file_of_an_earlier_run(tmp_path):
     run = RunDir(tmp_path / "run")
     run.path.mkdir()
-    for name in (run.CONFIG, run.METRICS, run.CHECKPOINT, run.BACKBONE, "probe.csv", ".checkpoint.pt.x1y2.tmp"):
+    run.config_path.write_text(TrainConfig(seed=1).to_json())
+    for name in (run.METRICS, run.CHECKPOINT, run.BACKBONE, "probe.csv", ".checkpoint.pt.x1y2.tmp"):
         (run.path / name).write_text("old")
     (run.path / "notes.txt").write_text("the user's")  # not a run file: kept
     run.start(TrainConfig(seed=3))
@@ -58,6 +59,14 @@ def test_a_folder_of_other_files_is_never_taken_for_a_run(tmp_path):
     (tmp_path / "afile").write_text("")
     with pytest.raises(ValueError, match="afile is a file, not a folder"):
         RunDir(tmp_path / "afile").check_trainable()
+    for foreign in ('{"lr": 1}', "[]", "not json"):  # a config.json of someone else's is no run's
+        (folder / "config.json").write_text(foreign)
+        with pytest.raises(ValueError, match="but no run"):
+            RunDir(folder).start(TrainConfig())
+    assert (folder / "results.csv").is_file()
+    (folder / "config.json").write_text('{"method": "simclr", "recipe": "simclr", "retired_field": 1}')
+    RunDir(folder).start(TrainConfig())  # an older TrainConfig's run folder is still a run folder
+    assert not (folder / "results.csv").exists()
 
 
 def test_a_new_or_empty_folder_or_one_with_killed_writes_only_may_start(tmp_path):
