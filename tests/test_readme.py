@@ -1,5 +1,5 @@
-"""The README's examples work as written: its Python blocks run, and every command it shows
-(`python -m ssl_lib...`, `torchrun ... -m ssl_lib.pretrain`, `make <target>`, `python
+"""The README's examples work as written: its Python blocks run, and every command it and the
+docs show (`python -m ssl_lib...`, `torchrun ... -m ssl_lib.pretrain`, `make <target>`, `python
 benchmarks/...`) names flags, targets and scripts that exist."""
 
 import re
@@ -16,10 +16,16 @@ def code_blocks(language: str) -> list[str]:
     return re.findall(rf"```{language}\n(.*?)```", README, flags=re.S)
 
 
+INLINE_COMMAND = r"`((?:python -m ssl_lib|make |torchrun |python benchmarks/|bash benchmarks/)[^`]*)`"
+# The docs the README sends a reader to for the commands behind its numbers.
+DOCS = sorted((ROOT / "docs").glob("*.md"))
+
+
 def commands() -> list[str]:
-    """Every command line of the bash blocks and every inline `python -m` / `make` code span."""
+    """Every command line of the bash blocks and every inline `python -m` / `make` code span of
+    the README, then the inline ones of docs/*.md."""
     lines = [line.split("#")[0].strip() for block in code_blocks("bash") for line in block.splitlines()]
-    inline = re.findall(r"`((?:python -m ssl_lib|make |torchrun |python benchmarks/|bash benchmarks/)[^`]*)`", README)
+    inline = [c for text in [README] + [d.read_text() for d in DOCS] for c in re.findall(INLINE_COMMAND, text)]
     return [c for c in lines + inline if c]
 
 
