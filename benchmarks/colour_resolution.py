@@ -81,6 +81,8 @@ def main(argv=None) -> int:
         table = pd.concat(tables, ignore_index=True)
     except BAD_INPUT as error:  # unknown profile, a design whose images depend on its classes
         return print_error(error, 2)
+    except OSError as error:  # e.g. a full disk while a run trains
+        return print_error(error, 1)
     settings = ["K", "probe_train", "probe_iters"]
     wide = table.pivot_table(index=[*settings, "seed"], columns="model", values="top1")
     wide["headroom"] = wide[KEEPER["color"]] - wide["SimCLR"]

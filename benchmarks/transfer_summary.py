@@ -111,6 +111,8 @@ def main(argv=None) -> int:
         difference = paired(long, *args.paired, tasks=args.tasks) if args.paired else None
     except BAD_INPUT as error:  # unknown profile, model or task; an unfinished or missing run
         return print_error(error, 2)
+    except OSError as error:  # e.g. a full disk while a run trains
+        return print_error(error, 1)
     print(table.reset_index().to_markdown(index=False))
     if difference is not None:
         print(f"\n{args.paired[0]} minus {args.paired[1]}, paired by seed:\n")

@@ -14,9 +14,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-#: What a command reports as bad input: a value or type it cannot use, a file or folder it cannot
-#: read (missing, a file where a folder belongs, not JSON: json's error is a ValueError).
-BAD_INPUT = (ValueError, TypeError, OSError)
+#: What a command reports as bad input (exit 2): a value or type it cannot use, a file or folder it
+#: cannot read (missing, a file where a folder belongs, not readable, not JSON: json's error is a
+#: ValueError). Other OSErrors (a full disk while training) are a failed run: exit 1.
+BAD_INPUT = (ValueError, TypeError, FileNotFoundError, NotADirectoryError, IsADirectoryError, PermissionError)
 
 
 class OneLineParser(argparse.ArgumentParser):

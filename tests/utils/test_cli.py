@@ -25,3 +25,9 @@ def test_bad_input_covers_files_and_json():
 
     for error in (FileNotFoundError("f"), NotADirectoryError("d"), json.JSONDecodeError("m", "{", 1), TypeError("t")):
         assert isinstance(error, BAD_INPUT)
+
+
+def test_a_full_disk_is_not_bad_input():
+    import errno
+
+    assert not isinstance(OSError(errno.ENOSPC, "No space left on device"), BAD_INPUT)
