@@ -30,6 +30,7 @@ from torchvision import datasets as tvd
 from torchvision.datasets.utils import check_integrity, extract_archive
 
 from ssl_lib.data.datasets import DATASETS, canonical_name
+from ssl_lib.utils.io import check_folder_path
 
 CHUNK = 1 << 20
 
@@ -121,9 +122,7 @@ def fetch(name: str, root, dry_run: bool = False, log=print) -> str:
         return f"{key}: manual: arrange your images as <root>/<split>/<class>/<image>; nothing to download"
     spec = DATASETS[key]
     root = Path(root).expanduser()
-    taken = next((p for p in (root, *root.parents) if p.exists()), None)
-    if taken is not None and not taken.is_dir():
-        raise ValueError(f"the data root {root}: {taken} is a file, not a folder")
+    check_folder_path(root, "the data root")
     if (root / spec.folder).exists():
         return f"{key}: ok (present at {root / spec.folder})"
     if key not in SOURCES:

@@ -46,6 +46,7 @@ from ssl_lib.lab.results import RESULTS, merge_results, results_path
 from ssl_lib.lab.runs import is_finished, run_name
 from ssl_lib.utils.cli import OneLineParser, print_error
 from ssl_lib.utils.checks import check_device
+from ssl_lib.utils.io import check_folder_path
 
 NOTEBOOK_DIR = project_root() / "notebooks"
 KERNEL_NAME = "ssl-lib"
@@ -232,16 +233,14 @@ def reproduce(profile: str = "cpu", output=None, notebooks=None, progress: bool 
     # Refuse bad settings now, not in the first notebook that trains (minutes later).
     if P.device != "auto":
         check_device(P.device)
-    P.train_config()
-    for name, folder in (("output", P.output), ("runs_root", P.runs_root)):
-        taken = next((p for p in (Path(folder), *Path(folder).parents) if p.exists()), None)
-        if taken is not None and not taken.is_dir():
-            raise ValueError(f"{name} {folder}: {taken} is a file, not a folder")
+    cfg = P.train_config()
+    check_folder_path(P.output, "output")
+    check_folder_path(P.runs_root, "runs_root")
     paths = list_notebooks(notebooks, notebook_dir)
     if not paths:
         raise ValueError(f"no notebooks to run in {notebook_dir or NOTEBOOK_DIR}")
     if P.dataset != "synthetic" and _runs_to_train(P, [p.stem for p in paths], validity):
-        require_present(P.dataset, P.train_config().data_root)  # named now, not in a notebook's cell
+        require_present(P.dataset, cfg.data_root)  # named now, not in a notebook's cell
     parameters = {"profile": P.name, "output": P.output, "runs_root": P.runs_root,
                   **{k: v for k, v in overrides.items() if v is not None and k not in ("output", "runs_root")}}
     if "seeds" in parameters:

@@ -37,7 +37,7 @@ from ssl_lib.models.backbones import make_backbone
 from ssl_lib.models.compose import SSLModel, build_model
 from ssl_lib.train.config import TrainConfig
 from ssl_lib.utils.checks import non_finite_entries
-from ssl_lib.utils.io import TEMP_SUFFIX, atomic_torch_save, atomic_write_text, remove_stale_temps
+from ssl_lib.utils.io import atomic_torch_save, atomic_write_text, is_temp_name, remove_stale_temps
 
 # The lock files this thread holds (absolute paths): whoever holds a folder's lock may take it
 # again, e.g. get_or_train holds it and calls train, which takes it too.
@@ -182,8 +182,7 @@ class RunDir:
             raise ValueError(f"output folder {self.path} is a file, not a folder")
         if not self.path.is_dir() or self._holds_run_config():
             return
-        is_temp = lambda name: name.startswith(".") and name.endswith(TEMP_SUFFIX)
-        foreign = sorted(p.name for p in self.path.iterdir() if not is_temp(p.name))
+        foreign = sorted(p.name for p in self.path.iterdir() if not is_temp_name(p.name))
         if foreign:
             shown = ", ".join(foreign[:3]) + (", ..." if len(foreign) > 3 else "")
             raise ValueError(f"output folder {self.path} holds files ({shown}) but no run (no run's {self.CONFIG}); "

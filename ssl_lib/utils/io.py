@@ -15,7 +15,7 @@ from pathlib import Path
 
 import torch
 
-TEMP_SUFFIX = ".tmp"
+_TEMP_SUFFIX = ".tmp"
 # What torch.save's zip writer says when the disk fills up mid-write (it checks each write's
 # position, not errno): "unexpected pos N vs M", "file write failed".
 _SHORT_WRITE_MESSAGES = ("unexpected pos", "file write failed")
@@ -24,7 +24,7 @@ _SHORT_WRITE_MESSAGES = ("unexpected pos", "file write failed")
 def _atomic_write(path, write) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=TEMP_SUFFIX)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=_TEMP_SUFFIX)
     try:
         with os.fdopen(fd, "wb") as handle:
             write(handle)
@@ -44,11 +44,25 @@ def _atomic_write(path, write) -> Path:
     return path
 
 
+def is_temp_name(name: str) -> bool:
+    """Whether a file name is that of an atomic write's temporary file (``.<file>.<random>.tmp``)."""
+    return name.startswith(".") and name.endswith(_TEMP_SUFFIX)
+
+
+def check_folder_path(folder, what: str) -> None:
+    """ValueError when `folder`, or the nearest of its parents that exists, is a file: nothing
+    could be written there, so say so before the first write does."""
+    folder = Path(folder)
+    taken = next((p for p in (folder, *folder.parents) if p.exists()), None)
+    if taken is not None and not taken.is_dir():
+        raise ValueError(f"{what} {folder}: {taken} is a file, not a folder")
+
+
 def remove_stale_temps(folder) -> list[Path]:
     """Delete the temporary files that killed atomic writes left in ``folder``; returns them.
     Only call it while no one else writes into ``folder``."""
     folder = Path(folder)
-    stale = sorted(folder.glob(f".*{TEMP_SUFFIX}")) if folder.is_dir() else []
+    stale = sorted(p for p in folder.iterdir() if is_temp_name(p.name)) if folder.is_dir() else []
     for path in stale:
         path.unlink(missing_ok=True)
     return stale
